@@ -1,0 +1,153 @@
+//! The command line: runc's global flags and subcommands, one file each.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+pub mod create;
+pub mod delete;
+pub mod kill;
+pub mod list;
+pub mod run;
+pub mod spec;
+pub mod start;
+pub mod state;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "keel",
+    about = "keel: a low-level OCI container runtime (runc compatible)",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// Root directory for container state.
+    #[arg(long, global = true, default_value = "/run/keel")]
+    pub root: PathBuf,
+    /// Write log messages to this file instead of stderr.
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Log format: text or json.
+    #[arg(long = "log-format", global = true, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    /// Enable debug logging.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Manage cgroups through systemd (not supported yet).
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto.
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+    /// Accepted for runc compatibility; keel has no CRIU support yet.
+    #[arg(long, global = true, hide = true)]
+    pub criu: Option<PathBuf>,
+    /// Print the version.
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container from a bundle; it waits for `start`.
+    Create(CreateArgs),
+    /// Execute the user process of a created container.
+    Start(IdArg),
+    /// Create and start a container, then wait for it unless detached.
+    Run(RunArgs),
+    /// Print the state of a container as JSON.
+    State(IdArg),
+    /// Send a signal to the container's init (or all its processes).
+    Kill(KillArgs),
+    /// Delete a container and everything it holds.
+    Delete(DeleteArgs),
+    /// List the containers under --root.
+    List(ListArgs),
+    /// Write a default config.json into a bundle.
+    Spec(SpecArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct IdArg {
+    /// The container ID.
+    pub id: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CreateArgs {
+    /// The container ID.
+    pub id: String,
+    /// Path to the bundle directory (default: the current directory).
+    #[arg(short = 'b', long)]
+    pub bundle: Option<PathBuf>,
+    /// Unix socket to receive the pty master of a terminal container.
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// File to write the init's pid to.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root.
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Keep the caller's session keyring instead of making a new one.
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass this many fds (from fd 3 on) to the container.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Return after start instead of waiting for the container.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Keep the container's state after it exits.
+    #[arg(long)]
+    pub keep: bool,
+    /// Accepted for runc compatibility.
+    #[arg(long = "no-subreaper", hide = true)]
+    pub no_subreaper: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KillArgs {
+    /// The container ID.
+    pub id: String,
+    /// Signal name (with or without SIG) or number; default SIGTERM.
+    pub signal: Option<String>,
+    /// Send the signal to every process of the container.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DeleteArgs {
+    /// The container ID.
+    pub id: String,
+    /// Kill the container first if it is still running.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ListArgs {
+    /// Output format: table or json.
+    #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+    /// Print only the container IDs.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SpecArgs {
+    /// Directory to write config.json into (default: the current directory).
+    #[arg(short = 'b', long)]
+    pub bundle: Option<PathBuf>,
+    /// Write a spec for rootless containers.
+    #[arg(long)]
+    pub rootless: bool,
+}
