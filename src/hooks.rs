@@ -25,3 +25,7 @@ pub enum HookError {
 pub fn run(_kind: HookKind, _hooks: &[Hook], _state_json: &str) -> Result<(), HookError> {
     Err(HookError::NotImplemented)
 }
+
+pub fn validate(_hooks: Option<&oci_spec::runtime::Hooks>) -> Vec<(String, String)> {
+    Vec::new()
+}

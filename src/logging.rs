@@ -18,7 +18,6 @@ pub enum Format {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Level {
     Debug,
-    Info,
     Warn,
     Error,
 }
@@ -27,7 +26,6 @@ impl Level {
     fn name(self) -> &'static str {
         match self {
             Level::Debug => "debug",
-            Level::Info => "info",
             Level::Warn => "warning",
             Level::Error => "error",
         }
@@ -48,14 +46,12 @@ pub fn init(path: Option<&Path>, format: Format, debug: bool) -> std::io::Result
         Some(p) => Some(OpenOptions::new().create(true).append(true).open(p)?),
         None => None,
     };
-    *LOGGER.lock().unwrap_or_else(|e| e.into_inner()) = Some(Logger { file, format, debug });
+    *LOGGER.lock().unwrap_or_else(|e| e.into_inner()) = Some(Logger {
+        file,
+        format,
+        debug,
+    });
     Ok(())
-}
-
-/// Whether messages already reach stderr (no `--log` file was given).
-pub fn logs_to_stderr() -> bool {
-    let guard = LOGGER.lock().unwrap_or_else(|e| e.into_inner());
-    guard.as_ref().is_none_or(|l| l.file.is_none())
 }
 
 pub fn log(level: Level, msg: &str) {
@@ -66,9 +62,11 @@ pub fn log(level: Level, msg: &str) {
     }
     let line = format_line(logger.format, level, msg, SystemTime::now());
     // A log that cannot be written must not turn into a second error.
+    // Without a log file, errors reach stderr as a plain line from main.
     let _ = match logger.file.as_mut() {
         Some(f) => f.write_all(line.as_bytes()),
-        None => std::io::stderr().write_all(line.as_bytes()),
+        None if level != Level::Error => std::io::stderr().write_all(line.as_bytes()),
+        None => Ok(()),
     };
 }
 
@@ -144,14 +142,23 @@ mod tests {
         let t = UNIX_EPOCH + Duration::new(1_700_000_000, 120_000_000);
         assert_eq!(rfc3339(t, false), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339(t, true), "2023-11-14T22:13:20.12Z");
-        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400), true), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400), true),
+            "2000-02-29T00:00:00Z"
+        );
     }
 
     #[test]
     fn json_line_has_logrus_shape() {
         let line = format_line(Format::Json, Level::Error, "boom \"x\"", UNIX_EPOCH);
-        assert_eq!(line, "{\"level\":\"error\",\"msg\":\"boom \\\"x\\\"\",\"time\":\"1970-01-01T00:00:00Z\"}\n");
+        assert_eq!(
+            line,
+            "{\"level\":\"error\",\"msg\":\"boom \\\"x\\\"\",\"time\":\"1970-01-01T00:00:00Z\"}\n"
+        );
         let text = format_line(Format::Text, Level::Warn, "hi", UNIX_EPOCH);
-        assert_eq!(text, "time=\"1970-01-01T00:00:00Z\" level=warning msg=\"hi\"\n");
+        assert_eq!(
+            text,
+            "time=\"1970-01-01T00:00:00Z\" level=warning msg=\"hi\"\n"
+        );
     }
 }

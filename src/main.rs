@@ -1,10 +1,22 @@
 //! keel: a low-level OCI container runtime with runc's command line.
 
+mod capabilities;
 mod cli;
+mod config;
 mod console;
+mod exec;
 mod hooks;
+mod identity;
+mod lifecycle;
 mod logging;
+mod namespaces;
+mod process;
+mod rlimits;
 mod rootfs;
+mod signals;
+mod state;
+mod syscall;
+mod sysctl;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -20,23 +32,42 @@ fn main() {
         println!("spec: {OCI_VERSION}");
         return;
     }
-    let format = if cli.log_format == "json" { logging::Format::Json } else { logging::Format::Text };
+    let format = if cli.log_format == "json" {
+        logging::Format::Json
+    } else {
+        logging::Format::Text
+    };
     if let Err(e) = logging::init(cli.log.as_deref(), format, cli.debug) {
-        eprintln!("open log file {}: {e}", cli.log.as_deref().unwrap_or_else(|| "".as_ref()).display());
+        eprintln!(
+            "open log file {}: {e}",
+            cli.log.as_deref().unwrap_or_else(|| "".as_ref()).display()
+        );
         std::process::exit(1);
     }
     let code = match dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {
-            let msg = format!("{e:#}");
+            let msg = error_line(&e);
             logging::error(&msg);
-            if !logging::logs_to_stderr() {
-                eprintln!("{msg}");
-            }
+            eprintln!("{msg}");
             1
         }
     };
     std::process::exit(code);
+}
+
+/// One line: the error and each cause its own message does not already say
+/// (typed errors carry their cause in their text; anyhow context does not).
+fn error_line(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line.replace('\n', " ")
 }
 
 fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
@@ -51,6 +82,6 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Kill(a) => cli::kill::run(cli, a).map(|()| 0),
         Command::Delete(a) => cli::delete::run(cli, a).map(|()| 0),
         Command::List(a) => cli::list::run(cli, a).map(|()| 0),
-        Command::Spec(a) => cli::spec::run(a).map(|()| 0),
+        Command::Spec(a) => cli::spec::run(a, cli.rootless.as_deref() == Some("true")).map(|()| 0),
     }
 }

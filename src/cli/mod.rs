@@ -145,9 +145,25 @@ pub struct ListArgs {
 #[derive(Args, Debug, Clone)]
 pub struct SpecArgs {
     /// Directory to write config.json into (default: the current directory).
+    /// (`--rootless` is the global flag: `keel spec --rootless`.)
     #[arg(short = 'b', long)]
     pub bundle: Option<PathBuf>,
-    /// Write a spec for rootless containers.
-    #[arg(long)]
-    pub rootless: bool,
+}
+
+/// Flags runc accepts whose meaning keel does not implement yet: an error
+/// rather than silently doing something else.
+pub fn check_global_flags(cli: &Cli) -> anyhow::Result<()> {
+    if cli.systemd_cgroup {
+        anyhow::bail!("--systemd-cgroup: systemd cgroup management is not supported by keel yet");
+    }
+    match cli.rootless.as_deref() {
+        None | Some("false") => Ok(()),
+        Some("auto") if nix::unistd::geteuid().is_root() => Ok(()),
+        Some("true") | Some("auto") => {
+            anyhow::bail!("--rootless: rootless containers are not supported by keel yet")
+        }
+        Some(other) => {
+            anyhow::bail!("--rootless: invalid value {other:?} (expected true, false or auto)")
+        }
+    }
 }

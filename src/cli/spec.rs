@@ -1,5 +1,27 @@
-//! `keel spec`.
+//! `keel spec`: write a default config.json, as `runc spec` does.
 
-pub fn run(_args: &super::SpecArgs) -> anyhow::Result<()> {
-    anyhow::bail!("spec: not implemented yet")
+use oci_spec::runtime::Spec;
+
+pub fn run(args: &super::SpecArgs, rootless: bool) -> anyhow::Result<()> {
+    let dir = match &args.bundle {
+        Some(b) => b.clone(),
+        None => std::env::current_dir()?,
+    };
+    let path = dir.join("config.json");
+    if path.exists() {
+        anyhow::bail!("File {} exists. Remove it first", path.display());
+    }
+    let mut spec = if rootless {
+        Spec::rootless(
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        )
+    } else {
+        Spec::default()
+    };
+    spec.set_hostname(Some("keel".into()));
+    let text = serde_json::to_string_pretty(&spec)?;
+    std::fs::write(&path, text + "\n")
+        .map_err(|e| anyhow::anyhow!("write {}: {e}", path.display()))?;
+    Ok(())
 }

@@ -1,5 +1,8 @@
-//! `keel start`.
+//! `keel start`: let a created container's init exec the user process.
 
-pub fn run(_cli: &super::Cli, _id: &str) -> anyhow::Result<()> {
-    anyhow::bail!("start: not implemented yet")
+pub fn run(cli: &super::Cli, id: &str) -> anyhow::Result<()> {
+    let c = crate::state::open(&cli.root, id)?;
+    let st = c.load()?;
+    crate::lifecycle::start(&c, &st)?;
+    Ok(())
 }

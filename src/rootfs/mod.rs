@@ -38,3 +38,7 @@ pub fn pivot(_spec: &Spec, _rootfs: &Path, _no_pivot: bool) -> Result<(), Rootfs
 pub fn finalize(_spec: &Spec) -> Result<(), RootfsError> {
     Err(RootfsError::NotImplemented)
 }
+
+pub fn validate(_spec: &Spec) -> Vec<(String, String)> {
+    Vec::new()
+}

@@ -1,0 +1,164 @@
+//! Loading a bundle's `config.json`, with errors that name the JSON path.
+
+mod validate;
+
+use oci_spec::runtime::Spec;
+use std::path::{Path, PathBuf};
+
+pub use validate::validate;
+
+/// A validated bundle: the spec plus the paths it resolves to.
+pub struct Bundle {
+    /// Absolute, canonical bundle directory.
+    pub dir: PathBuf,
+    /// Absolute, canonical root filesystem (root.path resolved in `dir`).
+    pub rootfs: PathBuf,
+    pub spec: Spec,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("bundle {path:?}: {source}")]
+    Bundle {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config.json: open {path:?}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// One or more problems, each `config.json: <json path>: <what>`.
+    #[error("{}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<Problem>),
+}
+
+/// A problem at one JSON path of config.json.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "config.json: {}", self.message)
+        } else {
+            write!(f, "config.json: {}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Load and validate `<bundle>/config.json`.
+pub fn load(bundle: &Path) -> Result<Bundle, ConfigError> {
+    let dir = bundle
+        .canonicalize()
+        .map_err(|source| ConfigError::Bundle {
+            path: bundle.to_path_buf(),
+            source,
+        })?;
+    let file = dir.join("config.json");
+    let text = std::fs::read_to_string(&file).map_err(|source| ConfigError::Read {
+        path: file.clone(),
+        source,
+    })?;
+    let spec = parse(&text).map_err(|p| ConfigError::Invalid(vec![p]))?;
+    let rootfs =
+        validate::resolve_rootfs(&spec, &dir).map_err(|p| ConfigError::Invalid(vec![p]))?;
+    let problems = validate(&spec);
+    if !problems.is_empty() {
+        return Err(ConfigError::Invalid(problems));
+    }
+    Ok(Bundle { dir, rootfs, spec })
+}
+
+/// Parse config.json text, naming the JSON path of the first bad value.
+pub fn parse(text: &str) -> Result<Spec, Problem> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        let message = describe_serde_error(&path, &e.inner().to_string());
+        Problem::new(path, message)
+    })
+}
+
+/// Turn serde's wording into a short statement of what was wrong.
+fn describe_serde_error(path: &str, raw: &str) -> String {
+    let raw = match raw.rfind(" at line ") {
+        Some(i) => &raw[..i],
+        None => raw,
+    };
+    if let Some(rest) = raw.strip_prefix("unknown variant `") {
+        let (value, expected) = rest.split_once("`, expected ").unwrap_or((rest, ""));
+        let value = value.trim_end_matches('`');
+        let what = if path.ends_with(".type") && path.contains("namespaces[") {
+            "namespace"
+        } else if path.contains("rlimits[") {
+            "rlimit type"
+        } else {
+            "value"
+        };
+        let expected = expected.replace('`', "");
+        return format!("unknown {what} {value:?} (expected {expected})");
+    }
+    if let Some(rest) = raw.strip_prefix("no variant for ") {
+        let name = rest.split(" (").next().unwrap_or(rest);
+        return format!("unknown capability {name:?}");
+    }
+    raw.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_namespace_names_path_and_value() {
+        let text = r#"{"ociVersion":"1.0.0","linux":{"namespaces":[{"type":"pid"},{"type":"mount"},{"type":"pdi"}]}}"#;
+        let p = parse(text).unwrap_err();
+        assert_eq!(p.path, "linux.namespaces[2].type");
+        assert!(
+            p.to_string()
+                .starts_with("config.json: linux.namespaces[2].type: unknown namespace \"pdi\""),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn bad_capability_names_path_and_value() {
+        let text = r#"{"ociVersion":"1.0.0","process":{"cwd":"/","args":["sh"],"capabilities":{"bounding":["CAP_KILL","CAP_FOO"]}}}"#;
+        let p = parse(text).unwrap_err();
+        assert_eq!(p.path, "process.capabilities.bounding[1]");
+        assert!(p.message.contains("CAP_FOO"), "{p}");
+    }
+
+    #[test]
+    fn wrong_type_names_path() {
+        let p = parse(r#"{"ociVersion":"1.0.0","hostname":7}"#).unwrap_err();
+        assert_eq!(p.path, "hostname");
+        assert!(!p.message.contains("line"), "{p}");
+    }
+
+    #[test]
+    fn engine_configs_parse() {
+        for name in ["podman", "containerd", "docker"] {
+            let path = format!(
+                "{}/tests/fixtures/{name}-create-config.json",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let text = std::fs::read_to_string(&path).unwrap();
+            parse(&text).unwrap_or_else(|p| panic!("{path}: {p}"));
+        }
+    }
+}

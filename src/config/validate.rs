@@ -1,0 +1,214 @@
+//! Checks on a parsed spec that need no side effects, collected so that one
+//! run reports every problem, each with its JSON path.
+
+use super::Problem;
+use crate::namespaces;
+use oci_spec::runtime::{LinuxNamespaceType, PosixRlimit, Process, Spec};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// Resolve `root.path` against the bundle and check it is a directory.
+pub fn resolve_rootfs(spec: &Spec, bundle: &Path) -> Result<PathBuf, Problem> {
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Problem::new("root", "missing: the root filesystem path is required"))?;
+    let path = bundle.join(root.path());
+    let canonical = path
+        .canonicalize()
+        .map_err(|e| Problem::new("root.path", format!("{:?}: {e}", path)))?;
+    if !canonical.is_dir() {
+        return Err(Problem::new(
+            "root.path",
+            format!("{path:?} is not a directory"),
+        ));
+    }
+    Ok(canonical)
+}
+
+pub fn validate(spec: &Spec) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    match spec.process() {
+        None => problems.push(Problem::new(
+            "process",
+            "missing: create needs a process to run",
+        )),
+        Some(process) => check_process(process, &mut problems),
+    }
+    check_namespaces(spec, &mut problems);
+    check_uts(spec, &mut problems);
+    check_sysctl(spec, &mut problems);
+    for (path, message) in crate::hooks::validate(spec.hooks().as_ref()) {
+        problems.push(Problem::new(path, message));
+    }
+    for (path, message) in crate::rootfs::validate(spec) {
+        problems.push(Problem::new(path, message));
+    }
+    problems
+}
+
+fn check_process(process: &Process, problems: &mut Vec<Problem>) {
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        problems.push(Problem::new(
+            "process.args",
+            "must name the program to run (empty or missing)",
+        ));
+    }
+    let cwd = process.cwd();
+    if !cwd.is_absolute() {
+        problems.push(Problem::new(
+            "process.cwd",
+            format!("must be an absolute path, got {cwd:?}"),
+        ));
+    }
+    if let Some(rlimits) = process.rlimits() {
+        check_rlimits(rlimits, problems);
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        if !(-1000..=1000).contains(&adj) {
+            problems.push(Problem::new(
+                "process.oomScoreAdj",
+                format!("{adj} is outside -1000..1000"),
+            ));
+        }
+    }
+    if let Some(user) = process.user().username() {
+        problems.push(Problem::new(
+            "process.user.username",
+            format!("{user:?}: only numeric uid/gid are supported on Linux"),
+        ));
+    }
+}
+
+fn check_rlimits(rlimits: &[PosixRlimit], problems: &mut Vec<Problem>) {
+    let mut seen = HashSet::new();
+    let can_raise = crate::rlimits::can_raise_hard_limits();
+    for (i, rl) in rlimits.iter().enumerate() {
+        let path = format!("process.rlimits[{i}]");
+        let name = crate::rlimits::name(rl.typ());
+        if !seen.insert(name) {
+            problems.push(Problem::new(
+                format!("{path}.type"),
+                format!("{name} is set twice"),
+            ));
+        }
+        if rl.soft() > rl.hard() {
+            let msg = format!(
+                "{name} soft limit {} is above its hard limit {}",
+                rl.soft(),
+                rl.hard()
+            );
+            problems.push(Problem::new(&path, msg));
+        }
+        let current = crate::rlimits::current_hard(rl.typ());
+        if rl.hard() > current && !can_raise {
+            let msg = format!(
+                "{name} hard limit {} is above the caller's hard limit {current}, and raising it \
+                 needs CAP_SYS_RESOURCE, which keel does not have",
+                rl.hard()
+            );
+            problems.push(Problem::new(format!("{path}.hard"), msg));
+        }
+    }
+}
+
+fn check_namespaces(spec: &Spec, problems: &mut Vec<Problem>) {
+    let mut seen = HashSet::new();
+    for (i, ns) in namespaces::list(spec).iter().enumerate() {
+        let name = namespaces::name(ns.typ());
+        if !seen.insert(name) {
+            problems.push(Problem::new(
+                format!("linux.namespaces[{i}].type"),
+                format!("{name:?} is listed twice"),
+            ));
+        }
+        if matches!(
+            ns.typ(),
+            LinuxNamespaceType::User | LinuxNamespaceType::Time
+        ) {
+            let msg = format!("{name:?} namespaces are not supported by keel yet");
+            problems.push(Problem::new(format!("linux.namespaces[{i}].type"), msg));
+        }
+        if let Some(path) = ns.path() {
+            if !path.is_absolute() {
+                problems.push(Problem::new(
+                    format!("linux.namespaces[{i}].path"),
+                    format!("{path:?} is not absolute"),
+                ));
+            }
+        }
+    }
+    if !namespaces::has(spec, LinuxNamespaceType::Mount) {
+        let msg = "a mount namespace is required: keel sets up the rootfs in one";
+        problems.push(Problem::new("linux.namespaces", msg));
+    }
+}
+
+fn check_uts(spec: &Spec, problems: &mut Vec<Problem>) {
+    let own_uts = namespaces::creates(spec, LinuxNamespaceType::Uts);
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
+        problems.push(Problem::new(
+            "hostname",
+            "setting a hostname needs a new uts namespace in linux.namespaces",
+        ));
+    }
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
+        problems.push(Problem::new(
+            "domainname",
+            "setting a domainname needs a new uts namespace in linux.namespaces",
+        ));
+    }
+}
+
+/// Which namespace makes a sysctl safe to set, following the kernel's list
+/// of namespaced sysctls; anything else would change the host.
+fn sysctl_namespace(key: &str) -> Option<LinuxNamespaceType> {
+    const IPC: [&str; 8] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
+        Some(LinuxNamespaceType::Ipc)
+    } else if key.starts_with("net.") {
+        Some(LinuxNamespaceType::Network)
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        Some(LinuxNamespaceType::Uts)
+    } else {
+        None
+    }
+}
+
+fn check_sysctl(spec: &Spec, problems: &mut Vec<Problem>) {
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return;
+    };
+    let mut keys: Vec<_> = sysctl.keys().collect();
+    keys.sort();
+    for key in keys {
+        let path = format!("linux.sysctl.{key}");
+        if key.contains("..") || key.contains('/') && key.contains('.') {
+            problems.push(Problem::new(path, "not a valid sysctl name"));
+            continue;
+        }
+        match sysctl_namespace(&key.replace('/', ".")) {
+            None => problems.push(Problem::new(
+                path,
+                "not a namespaced sysctl: setting it would change the host",
+            )),
+            Some(ns) if !namespaces::creates(spec, ns) => {
+                let msg = format!(
+                    "needs a new {} namespace in linux.namespaces",
+                    namespaces::name(ns)
+                );
+                problems.push(Problem::new(path, msg));
+            }
+            Some(_) => {}
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The last step of the init: cwd, finding the program, and execve.
+
+use oci_spec::runtime::Process;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Used when the container's environment has no PATH.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("process.cwd {path:?}: {source}")]
+    Cwd {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    // Engines look for "executable file not found" and "no such file or
+    // directory" to report exit code 127, as runc words them.
+    #[error("process.args[0]: exec: {name:?}: executable file not found in $PATH")]
+    NotInPath { name: String },
+    #[error("process.args[0]: exec: {name:?}: stat {name}: {}", go_text(.source))]
+    Stat {
+        name: String,
+        source: std::io::Error,
+    },
+    #[error("process.args[0]: exec: {name:?}: permission denied")]
+    NotExecutable { name: String },
+    #[error("process.{what}: contains a NUL byte")]
+    Nul { what: &'static str },
+    #[error("exec {path:?}: {source}")]
+    Exec {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Errors worded as Go prints them ("no such file or directory"), since
+/// engines match on those words.
+fn go_text(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_lowercase(),
+        None => e.to_string(),
+    }
+}
+
+/// A resolved program, ready for execve.
+pub struct Program {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+fn cstrings(
+    items: impl Iterator<Item = String>,
+    what: &'static str,
+) -> Result<Vec<CString>, ExecError> {
+    items
+        .map(|s| CString::new(s).map_err(|_| ExecError::Nul { what }))
+        .collect()
+}
+
+/// chdir into process.cwd and resolve args[0] with the container's PATH,
+/// as the container's user, so every "cannot run" is a create error.
+pub fn prepare(process: &Process, extra_env: &[String]) -> Result<Program, ExecError> {
+    let cwd = process.cwd();
+    std::env::set_current_dir(cwd).map_err(|source| ExecError::Cwd {
+        path: cwd.clone(),
+        source,
+    })?;
+    let args = process.args().clone().unwrap_or_default();
+    let mut env = process.env().clone().unwrap_or_default();
+    env.extend(extra_env.iter().cloned());
+    let path_var = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    let path = resolve(&args[0], path_var)?;
+    Ok(Program {
+        path: CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| ExecError::Nul { what: "args" })?,
+        argv: cstrings(args.into_iter(), "args")?,
+        envp: cstrings(env.into_iter(), "env")?,
+    })
+}
+
+fn resolve(name: &str, path_var: &str) -> Result<PathBuf, ExecError> {
+    if name.contains('/') {
+        let p = Path::new(name);
+        let meta = std::fs::metadata(p).map_err(|source| ExecError::Stat {
+            name: name.into(),
+            source,
+        })?;
+        return if is_executable(p, &meta) {
+            Ok(p.to_path_buf())
+        } else {
+            Err(ExecError::NotExecutable { name: name.into() })
+        };
+    }
+    for dir in path_var.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let candidate = Path::new(dir).join(name);
+        if let Ok(meta) = std::fs::metadata(&candidate) {
+            if is_executable(&candidate, &meta) {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(ExecError::NotInPath { name: name.into() })
+}
+
+fn is_executable(path: &Path, meta: &std::fs::Metadata) -> bool {
+    if !meta.is_file() {
+        return false;
+    }
+    nix::unistd::faccessat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        nix::unistd::AccessFlags::X_OK,
+        nix::fcntl::AtFlags::AT_EACCESS,
+    )
+    .is_ok()
+}
+
+/// execve; returns only on failure.
+pub fn exec(program: &Program) -> ExecError {
+    let err = nix::unistd::execve(&program.path, &program.argv, &program.envp).unwrap_err();
+    let path = PathBuf::from(std::ffi::OsStr::from_bytes(program.path.as_bytes()));
+    ExecError::Exec {
+        path,
+        source: err.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_through_path_and_reports_like_runc() {
+        assert_eq!(
+            resolve("sh", "/nonexistent:/bin").unwrap(),
+            PathBuf::from("/bin/sh")
+        );
+        let e = resolve("no-such-program", "/bin").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "process.args[0]: exec: \"no-such-program\": executable file not found in $PATH"
+        );
+        let e = resolve("/no/such", "/bin").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "process.args[0]: exec: \"/no/such\": stat /no/such: no such file or directory"
+        );
+        let plain = std::env::temp_dir().join(format!("keel-exec-test-{}", std::process::id()));
+        std::fs::write(&plain, "x").unwrap();
+        let res = resolve(plain.to_str().unwrap(), "/bin");
+        std::fs::remove_file(&plain).unwrap();
+        assert!(matches!(res, Err(ExecError::NotExecutable { .. })));
+    }
+}

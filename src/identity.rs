@@ -1,0 +1,48 @@
+//! process.user: groups, gid, uid and umask of the container process.
+
+use oci_spec::runtime::User;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("process.user.additionalGids: setgroups {gids:?}: {source}")]
+    Groups { gids: Vec<u32>, source: nix::Error },
+    #[error("process.user.gid: setresgid {gid}: {source}")]
+    Gid { gid: u32, source: nix::Error },
+    #[error("process.user.uid: setresuid {uid}: {source}")]
+    Uid { uid: u32, source: nix::Error },
+    #[error("keep capabilities across setuid: {0}")]
+    KeepCaps(nix::Error),
+}
+
+/// Switch to the configured user, keeping the permitted capabilities across
+/// the uid change so the configured sets can be applied afterwards.
+pub fn switch(user: &User) -> Result<(), IdentityError> {
+    use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
+    nix::sys::prctl::set_keepcaps(true).map_err(IdentityError::KeepCaps)?;
+    let gids: Vec<u32> = user.additional_gids().clone().unwrap_or_default();
+    let groups: Vec<Gid> = gids.iter().map(|g| Gid::from_raw(*g)).collect();
+    setgroups(&groups).map_err(|source| IdentityError::Groups {
+        gids: gids.clone(),
+        source,
+    })?;
+    let gid = Gid::from_raw(user.gid());
+    setresgid(gid, gid, gid).map_err(|source| IdentityError::Gid {
+        gid: user.gid(),
+        source,
+    })?;
+    let uid = Uid::from_raw(user.uid());
+    setresuid(uid, uid, uid).map_err(|source| IdentityError::Uid {
+        uid: user.uid(),
+        source,
+    })?;
+    nix::sys::prctl::set_keepcaps(false).map_err(IdentityError::KeepCaps)?;
+    Ok(())
+}
+
+/// The umask: the configured one, or 0022 as runc uses.
+pub fn apply_umask(user: &User) {
+    let mask = user.umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        mask as libc::mode_t,
+    ));
+}

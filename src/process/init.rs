@@ -1,0 +1,324 @@
+//! The container init: everything keel does inside the new namespaces, as
+//! named phases in the order of the module diagram. It runs in a fork of
+//! `keel create` and never returns: it execs the user process or exits.
+
+use super::channel::{ChannelError, Receiver, Sender};
+use super::parent::CreateOptions;
+use super::{fifo, hook_state, InitMsg, ParentMsg};
+use crate::capabilities::{self, CapError};
+use crate::console::{self, ConsoleError};
+use crate::hooks::{self, HookError, HookKind};
+use crate::identity::{self, IdentityError};
+use crate::namespaces::{self, NamespaceError, Plan};
+use crate::rlimits::{self, RlimitError};
+use crate::rootfs::{self, RootfsError};
+use crate::{exec, sysctl};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+pub struct InitContext<'a> {
+    pub opts: &'a CreateOptions<'a>,
+    /// The state as recorded before the clone, for hook documents.
+    pub state: &'a crate::state::State,
+    pub plan: &'a Plan,
+    pub fifo: &'a Path,
+    pub to_parent: Sender<InitMsg>,
+    pub from_parent: Receiver<ParentMsg>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum InitError {
+    #[error(transparent)]
+    Namespace(#[from] NamespaceError),
+    #[error(transparent)]
+    Rootfs(#[from] RootfsError),
+    #[error(transparent)]
+    Console(#[from] ConsoleError),
+    #[error(transparent)]
+    Hook(#[from] HookError),
+    #[error(transparent)]
+    Caps(#[from] CapError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Rlimit(#[from] RlimitError),
+    #[error(transparent)]
+    Exec(#[from] exec::ExecError),
+    #[error(transparent)]
+    Sysctl(#[from] sysctl::SysctlError),
+    #[error("waiting for the parent: {0}")]
+    Channel(#[from] ChannelError),
+    #[error("{what}: {source}")]
+    Sys {
+        what: &'static str,
+        source: std::io::Error,
+    },
+}
+
+fn sys(what: &'static str) -> impl FnOnce(std::io::Error) -> InitError {
+    move |source| InitError::Sys { what, source }
+}
+
+/// What the last phase needs once `start` arrives.
+struct Ready {
+    fifo: OwnedFd,
+    program: exec::Program,
+}
+
+pub fn main(ctx: InitContext, parent: i32, close: &[Option<i32>]) -> ! {
+    for fd in close.iter().flatten() {
+        // SAFETY: these fds belong to the parent's side; we only drop our copies.
+        unsafe { libc::close(*fd) };
+    }
+    let ready = match setup(&ctx, parent) {
+        Ok(ready) => ready,
+        Err(e) => {
+            let msg = e.to_string();
+            let msg = match e {
+                InitError::Hook(_) => InitMsg::HookFailed(msg),
+                _ => InitMsg::Failed(msg),
+            };
+            let _ = ctx.to_parent.send(&msg);
+            exit(1);
+        }
+    };
+    // From here on the init must outlive `create`.
+    let _ = nix::sys::prctl::set_pdeathsig(None);
+    if ctx.to_parent.send(&InitMsg::Created).is_err() {
+        exit(1);
+    }
+    let (opts, st) = (ctx.opts, ctx.state);
+    drop(ctx);
+    wait_and_exec(ready, opts, st)
+}
+
+fn exit(code: i32) -> ! {
+    // SAFETY: _exit skips the parent's atexit handlers and buffers, which a
+    // forked child must not run.
+    unsafe { libc::_exit(code) }
+}
+
+/// Every phase up to `Created`, top to bottom.
+fn setup(ctx: &InitContext, parent: i32) -> Result<Ready, InitError> {
+    let opts = ctx.opts;
+    let spec = &opts.bundle.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .expect("validated: process is present");
+    guard_parent(parent)?;
+    join_namespaces(ctx.plan)?;
+    let console = connect_console(opts, process)?;
+    let fifo = fifo::open_handle(ctx.fifo).map_err(sys("open exec fifo"))?;
+    rootfs::prepare(spec, &opts.bundle.rootfs)?;
+    wait_for_runtime_hooks(ctx)?;
+    run_container_hook(opts, ctx.state, HookKind::CreateContainer, "creating")?;
+    rootfs::pivot(spec, &opts.bundle.rootfs, opts.no_pivot)?;
+    nix::unistd::setsid().map_err(|e| sys("setsid")(e.into()))?;
+    if let Some(socket) = console {
+        setup_terminal(socket, process)?;
+    }
+    configure_namespaces(spec)?;
+    rootfs::finalize(spec)?;
+    join_session_keyring(opts)?;
+    apply_process_limits(process)?;
+    switch_user(process)?;
+    let program = exec::prepare(process, &opts.extra_env)?;
+    apply_no_new_privs(process)?;
+    pass_fds(opts.preserve_fds)?;
+    Ok(Ready { fifo, program })
+}
+
+/// Die with the parent until `Created`: an init orphaned mid-create would
+/// be a container nobody knows about.
+fn guard_parent(parent: i32) -> Result<(), InitError> {
+    unblock_signals();
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+        .map_err(|e| sys("set pdeathsig")(e.into()))?;
+    if nix::unistd::getppid().as_raw() != parent {
+        exit(1);
+    }
+    // Not dumpable until exec, so the container cannot ptrace or open
+    // /proc/<init>/ files of a process still holding keel's state.
+    nix::sys::prctl::set_dumpable(false).map_err(|e| sys("set dumpable")(e.into()))?;
+    Ok(())
+}
+
+/// `run` blocks signals to forward them; the container starts with none
+/// blocked and default dispositions (Rust ignores SIGPIPE, which exec keeps).
+fn unblock_signals() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let _ = SigSet::empty().thread_set_mask();
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
+        // SAFETY: installing SIG_DFL is always sound.
+        let _ = unsafe { sigaction(sig, &default) };
+    }
+}
+
+fn join_namespaces(plan: &Plan) -> Result<(), InitError> {
+    for join in plan
+        .joins
+        .iter()
+        .filter(|j| j.kind != LinuxNamespaceType::Pid)
+    {
+        namespaces::enter(join)?;
+    }
+    Ok(())
+}
+
+fn connect_console(opts: &CreateOptions, process: &Process) -> Result<Option<OwnedFd>, InitError> {
+    if !process.terminal().unwrap_or(false) {
+        return Ok(None);
+    }
+    if let Some(fd) = opts.console_fd {
+        let fd = nix::unistd::dup(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) });
+        return fd
+            .map(Some)
+            .map_err(|e| sys("dup console socket")(e.into()));
+    }
+    match opts.console_socket {
+        Some(path) => Ok(Some(console::connect_socket(path)?)),
+        None => Ok(None),
+    }
+}
+
+fn wait_for_runtime_hooks(ctx: &InitContext) -> Result<(), InitError> {
+    ctx.to_parent.send(&InitMsg::MountsReady)?;
+    match ctx.from_parent.recv()? {
+        ParentMsg::HooksDone => Ok(()),
+    }
+}
+
+/// createContainer and startContainer hooks run here, in the container's
+/// namespaces; the pid they see is ours as the container sees it.
+fn run_container_hook(
+    opts: &CreateOptions,
+    st: &crate::state::State,
+    kind: HookKind,
+    status: &str,
+) -> Result<(), InitError> {
+    let hooks = opts.bundle.spec.hooks().clone().unwrap_or_default();
+    let list = match kind {
+        HookKind::CreateContainer => hooks.create_container().clone(),
+        _ => hooks.start_container().clone(),
+    };
+    let Some(list) = list else { return Ok(()) };
+    let json = hook_state(st, status, nix::unistd::getpid().as_raw());
+    hooks::run(kind, &list, &json)?;
+    Ok(())
+}
+
+fn setup_terminal(socket: OwnedFd, process: &Process) -> Result<(), InitError> {
+    let size = process
+        .console_size()
+        .as_ref()
+        .map(|b| (b.height() as u16, b.width() as u16));
+    let pty = console::setup_pty(size)?;
+    console::bind_console(&pty.slave_path)?;
+    console::make_controlling(&pty.slave)?;
+    console::send_master(&socket, &pty.master, &pty.slave_path.to_string_lossy())?;
+    Ok(())
+}
+
+/// uts names, sysctls and the loopback link of a new network namespace.
+fn configure_namespaces(spec: &Spec) -> Result<(), InitError> {
+    if let Some(name) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(name).map_err(|e| sys("hostname: sethostname")(e.into()))?;
+    }
+    if let Some(name) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
+        sysctl::set_domainname(name).map_err(sys("domainname: setdomainname"))?;
+    }
+    if let Some(map) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        sysctl::apply(map)?;
+    }
+    if namespaces::creates(spec, LinuxNamespaceType::Network) {
+        sysctl::loopback_up().map_err(sys("bring up lo in the new network namespace"))?;
+    }
+    Ok(())
+}
+
+/// A fresh session keyring per container, as runc makes, so containers do
+/// not share the caller's keys. Kernels without keyrings are fine.
+fn join_session_keyring(opts: &CreateOptions) -> Result<(), InitError> {
+    if opts.no_new_keyring {
+        return Ok(());
+    }
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+    let name = CString::new(opts.id).expect("ids have no NUL");
+    // SAFETY: keyctl with a valid C string.
+    let ret =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if ret < 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::ENOSYS) {
+            return Err(InitError::Sys {
+                what: "join a new session keyring",
+                source: err,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn apply_process_limits(process: &Process) -> Result<(), InitError> {
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(sys("process.oomScoreAdj: write /proc/self/oom_score_adj"))?;
+    }
+    if let Some(list) = process.rlimits() {
+        rlimits::apply(list)?;
+    }
+    Ok(())
+}
+
+/// Bounding set while we still hold CAP_SETPCAP, then the ids, then the
+/// other sets. Without process.capabilities the sets are left as they are.
+fn switch_user(process: &Process) -> Result<(), InitError> {
+    let caps = process.capabilities().as_ref();
+    if let Some(caps) = caps {
+        capabilities::drop_bounding(caps)?;
+    }
+    identity::switch(process.user())?;
+    identity::apply_umask(process.user());
+    if let Some(caps) = caps {
+        capabilities::apply(caps)?;
+    }
+    Ok(())
+}
+
+fn apply_no_new_privs(process: &Process) -> Result<(), InitError> {
+    if process.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs()
+            .map_err(|e| sys("process.noNewPrivileges")(e.into()))?;
+    }
+    Ok(())
+}
+
+/// fds 3..3+N stay open across exec; every other fd of ours closes at exec.
+fn pass_fds(count: u32) -> Result<(), InitError> {
+    for fd in 3..3 + count as i32 {
+        // SAFETY: clearing FD_CLOEXEC on an fd the caller handed us.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    }
+    crate::syscall::cloexec_from(3 + count).map_err(sys("mark keel's fds close-on-exec"))
+}
+
+/// After `Created`: wait for `start`, run startContainer hooks, exec.
+/// Failures from here on reach `start` through the fifo.
+fn wait_and_exec(ready: Ready, opts: &CreateOptions, st: &crate::state::State) -> ! {
+    let Ok(mut fifo) = fifo::wait_for_start(&ready.fifo) else {
+        exit(1)
+    };
+    drop(ready.fifo);
+    if let Err(e) = run_container_hook(opts, st, HookKind::StartContainer, "created") {
+        let _ = write!(fifo, "{e}");
+        exit(1);
+    }
+    let err = exec::exec(&ready.program);
+    let _ = write!(fifo, "{err}");
+    exit(127)
+}

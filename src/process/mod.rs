@@ -1,0 +1,86 @@
+//! The create-time process chain: how `keel create` builds a container.
+//!
+//! Two processes take part. `keel create` (the *parent*) forks the container
+//! *init* with one `clone` that creates every new namespace at once; the
+//! init is a fork, not a re-exec, of keel, so no binary is copied or run
+//! again. Two typed channels (SOCK_SEQPACKET socketpairs) connect them, and
+//! the exec fifo in the state directory carries `start`.
+//!
+//! ```text
+//!  keel create (parent)                         container init (child)
+//!  ────────────────────                         ──────────────────────
+//!  validate config, claim state dir (lock)
+//!  mkfifo <state>/exec.fifo
+//!  open namespaces to join; setns(pid) if joined
+//!  clone(CLONE_NEW* | SIGCHLD) ───────────────▶ die with parent (PDEATHSIG)
+//!  record pid + start time (state: creating)    setns into joined namespaces
+//!                                               connect --console-socket
+//!                                               prepare rootfs (mounts, devices)
+//!                      ◀──── MountsReady ──────
+//!  prestart, createRuntime hooks (host ns)
+//!                      ───── HooksDone ───────▶ createContainer hooks
+//!                                               pivot_root
+//!                                               pty → console socket
+//!                                               masked/readonly paths, sysctl,
+//!                                               hostname, rlimits, user, caps,
+//!                                               cwd, resolve executable
+//!                      ◀──── Created ────────── keep running after parent exits
+//!  state: created; write pid file; exit         open(exec.fifo, O_WRONLY) blocks
+//!
+//!  keel start                                   
+//!  ──────────
+//!  open(exec.fifo, O_RDONLY|O_NONBLOCK) ──────▶ open returns
+//!                      ◀──── "S" ────────────── startContainer hooks
+//!                                               execve(process.args)
+//!  EOF (fifo closed by exec) = started;         
+//!  bytes after "S" = why it failed
+//!  unlink fifo; poststart hooks
+//! ```
+//!
+//! Any failure in the init is sent as `Failed` with the step and the cause,
+//! and `create` reports it, kills the init and removes the state directory;
+//! if the init dies without a word, the channel reads end-of-file. If the
+//! parent dies mid-create, the init dies with it (PDEATHSIG), and what is
+//! left is a state directory that `delete --force` removes.
+
+mod channel;
+pub mod fifo;
+mod init;
+mod parent;
+
+pub use parent::{create, run_poststop, CreateOptions, Created};
+
+use serde::{Deserialize, Serialize};
+
+/// Init → parent.
+#[derive(Debug, Serialize, Deserialize)]
+enum InitMsg {
+    /// The rootfs is mounted; the runtime-namespace hooks may run now.
+    MountsReady,
+    /// Everything is set up; the init now waits on the exec fifo.
+    Created,
+    /// A step failed; the init exits after sending this.
+    Failed(String),
+    /// A createContainer hook failed: like Failed, but poststop hooks run.
+    HookFailed(String),
+}
+
+/// Parent → init.
+#[derive(Debug, Serialize, Deserialize)]
+enum ParentMsg {
+    /// prestart and createRuntime hooks have run.
+    HooksDone,
+}
+
+/// The state document hooks read on stdin (runtime.md "State").
+pub fn hook_state(state: &crate::state::State, status: &str, pid: i32) -> String {
+    serde_json::json!({
+        "ociVersion": crate::OCI_VERSION,
+        "id": state.id,
+        "status": status,
+        "pid": pid,
+        "bundle": state.bundle,
+        "annotations": state.annotations,
+    })
+    .to_string()
+}

@@ -1,0 +1,295 @@
+//! The parent's side of create: claim the state, clone the init, run the
+//! runtime-namespace hooks, and record the result.
+
+use super::channel::{channel, ChannelError, Receiver, Sender};
+use super::init::{self, InitContext};
+use super::{hook_state, InitMsg, ParentMsg};
+use crate::config::Bundle;
+use crate::hooks::{self, HookKind};
+use crate::namespaces::{self, NamespaceError, Plan};
+use crate::state::{self, Container, State, StateError};
+use crate::syscall;
+use oci_spec::runtime::LinuxNamespaceType;
+use std::os::fd::AsFd;
+use std::path::Path;
+
+pub struct CreateOptions<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub bundle: &'a Bundle,
+    pub console_socket: Option<&'a Path>,
+    /// An already connected console socket (foreground `run` relays the
+    /// terminal itself); takes the place of `console_socket`.
+    pub console_fd: Option<std::os::fd::RawFd>,
+    pub pid_file: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    /// fds 3..3+N pass to the container (LISTEN_FDS included).
+    pub preserve_fds: u32,
+    /// Extra environment for the container process (LISTEN_FDS, LISTEN_PID).
+    pub extra_env: Vec<String>,
+}
+
+/// A created container, still locked by the caller.
+pub struct Created {
+    pub container: Container,
+    pub state: State,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Namespace(#[from] NamespaceError),
+    #[error("--preserve-fds {count}: fd {fd} is not open")]
+    PreservedFd { count: u32, fd: u32 },
+    #[error("--console-socket is required when process.terminal is true")]
+    NeedConsoleSocket,
+    #[error("make exec fifo {path:?}: {source}")]
+    Fifo {
+        path: std::path::PathBuf,
+        source: nix::Error,
+    },
+    #[error("clone container init: {0}")]
+    Clone(std::io::Error),
+    #[error("container init: {0}")]
+    Init(String),
+    #[error("container init: {0}")]
+    Channel(#[from] ChannelError),
+    #[error("container init: unexpected message {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
+    #[error("pid file {path:?}: {source}")]
+    PidFile {
+        path: std::path::PathBuf,
+        source: StateError,
+    },
+}
+
+/// Undo a create that did not finish: kill the init, run nothing else, and
+/// remove the state directory. Disarmed on success.
+struct Pending {
+    container: Option<Container>,
+    pid: i32,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if self.pid > 0 {
+            let pid = nix::unistd::Pid::from_raw(self.pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        if let Some(c) = self.container.take() {
+            let _ = c.remove();
+        }
+    }
+}
+
+pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
+    check_preserved_fds(opts.preserve_fds)?;
+    let terminal = opts
+        .bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal && opts.console_socket.is_none() && opts.console_fd.is_none() {
+        return Err(CreateError::NeedConsoleSocket);
+    }
+    let container = state::create_dir(opts.root, opts.id)?;
+    let mut pending = Pending {
+        container: Some(container),
+        pid: 0,
+    };
+    let dir = pending
+        .container
+        .as_ref()
+        .map(|c| c.dir.clone())
+        .unwrap_or_default();
+    make_fifo(&dir.join(state::EXEC_FIFO))?;
+    let plan = namespaces::plan(&opts.bundle.spec)?;
+    let mut st = initial_state(opts);
+    let (to_parent, from_init) = channel::<InitMsg>()?;
+    let (to_init, from_parent) = channel::<ParentMsg>()?;
+    let fifo = dir.join(state::EXEC_FIFO);
+    let ctx = InitContext {
+        opts,
+        state: &st,
+        plan: &plan,
+        fifo: &fifo,
+        to_parent,
+        from_parent,
+    };
+    // The init must not hold the lock or the parent's channel ends: the
+    // lock would outlive create, and the ends would hide the parent's exit.
+    let lock = pending.container.as_ref().map(|c| c.lock_fd());
+    let close = [lock, Some(from_init.raw_fd()), Some(to_init.raw_fd())];
+    let pid = spawn_init(&plan, ctx, &close)?;
+    crate::logging::debug(&format!("container {}: init cloned as pid {pid}", opts.id));
+    pending.pid = pid;
+    st.pid = pid;
+    st.pid_start_time = state::proc_start_time(pid).map(|(t, _)| t).unwrap_or(0);
+    save(&pending, &st)?;
+    drive_init(opts, &st, &from_init, &to_init)?;
+    st.created_done = true;
+    save(&pending, &st)?;
+    if let Some(path) = opts.pid_file {
+        state::write_atomic(path, pid.to_string().as_bytes()).map_err(|source| {
+            CreateError::PidFile {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+    }
+    crate::logging::debug(&format!("container {}: created", opts.id));
+    pending.pid = 0;
+    let container = pending
+        .container
+        .take()
+        .expect("pending holds the container");
+    Ok(Created {
+        container,
+        state: st,
+    })
+}
+
+fn save(pending: &Pending, st: &State) -> Result<(), CreateError> {
+    pending
+        .container
+        .as_ref()
+        .expect("pending holds the container")
+        .save(st)
+        .map_err(Into::into)
+}
+
+fn initial_state(opts: &CreateOptions) -> State {
+    let spec = &opts.bundle.spec;
+    State {
+        oci_version: spec.version().clone(),
+        id: opts.id.to_string(),
+        pid: 0,
+        pid_start_time: 0,
+        bundle: opts.bundle.dir.clone(),
+        rootfs: opts.bundle.rootfs.clone(),
+        created: crate::logging::rfc3339(std::time::SystemTime::now(), true),
+        created_done: false,
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        hooks: spec.hooks().clone(),
+        own_pid_ns: namespaces::creates(spec, LinuxNamespaceType::Pid),
+    }
+}
+
+fn check_preserved_fds(count: u32) -> Result<(), CreateError> {
+    for fd in 3..3 + count {
+        // SAFETY: F_GETFD only queries flags.
+        if unsafe { libc::fcntl(fd as i32, libc::F_GETFD) } < 0 {
+            return Err(CreateError::PreservedFd { count, fd });
+        }
+    }
+    Ok(())
+}
+
+fn make_fifo(path: &Path) -> Result<(), CreateError> {
+    use nix::sys::stat::Mode;
+    // 0622 so an init that switched to an unprivileged uid can still open it
+    // for writing; umask would strip the group/other bits.
+    let old = nix::sys::stat::umask(Mode::empty());
+    let res = nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o622));
+    nix::sys::stat::umask(old);
+    res.map_err(|source| CreateError::Fifo {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Clone the init with every new namespace at once. A pid namespace to join
+/// is entered by the parent just for the clone, because setns(CLONE_NEWPID)
+/// only applies to children.
+fn spawn_init(plan: &Plan, ctx: InitContext, close: &[Option<i32>]) -> Result<i32, CreateError> {
+    let pid_join = plan
+        .joins
+        .iter()
+        .find(|j| j.kind == LinuxNamespaceType::Pid);
+    let own_pid_ns = match pid_join {
+        Some(join) => {
+            let own = std::fs::File::open("/proc/self/ns/pid").map_err(CreateError::Clone)?;
+            namespaces::enter(join)?;
+            Some(own)
+        }
+        None => None,
+    };
+    let parent = std::process::id() as i32;
+    // SAFETY: keel is single-threaded; the child only runs init::main and exits.
+    let pid = unsafe { syscall::clone_fork(plan.clone_flags) }.map_err(CreateError::Clone);
+    if let Ok(0) = pid {
+        init::main(ctx, parent, close);
+    }
+    if let Some(own) = own_pid_ns {
+        nix::sched::setns(own.as_fd(), nix::sched::CloneFlags::CLONE_NEWPID)
+            .map_err(|e| CreateError::Clone(e.into()))?;
+    }
+    pid
+}
+
+/// The parent's half of the protocol in the module diagram.
+fn drive_init(
+    opts: &CreateOptions,
+    st: &State,
+    from_init: &Receiver<InitMsg>,
+    to_init: &Sender<ParentMsg>,
+) -> Result<(), CreateError> {
+    match from_init.recv()? {
+        InitMsg::MountsReady => {}
+        other => return unexpected(other, "MountsReady"),
+    }
+    let state_json = hook_state(st, "creating", st.pid);
+    let hooks = opts.bundle.spec.hooks().clone().unwrap_or_default();
+    let ran = hooks::run(
+        HookKind::Prestart,
+        hooks.prestart().as_deref().unwrap_or(&[]),
+        &state_json,
+    )
+    .and_then(|()| {
+        let list = hooks.create_runtime().as_deref().unwrap_or(&[]);
+        hooks::run(HookKind::CreateRuntime, list, &state_json)
+    });
+    if let Err(e) = ran {
+        run_poststop(st);
+        return Err(e.into());
+    }
+    to_init.send(&ParentMsg::HooksDone)?;
+    match from_init.recv()? {
+        InitMsg::Created => Ok(()),
+        InitMsg::HookFailed(msg) => {
+            run_poststop(st);
+            Err(CreateError::Init(msg))
+        }
+        other => unexpected(other, "Created"),
+    }
+}
+
+fn unexpected(msg: InitMsg, want: &str) -> Result<(), CreateError> {
+    match msg {
+        InitMsg::Failed(m) | InitMsg::HookFailed(m) => Err(CreateError::Init(m)),
+        other => Err(CreateError::Protocol(format!("{other:?}, expected {want}"))),
+    }
+}
+
+/// runtime.md: after a failed create hook the container is destroyed and the
+/// poststop hooks run; their failures are only warnings.
+pub fn run_poststop(st: &State) {
+    let Some(list) = st.hooks.as_ref().and_then(|h| h.poststop().clone()) else {
+        return;
+    };
+    if let Err(e) = hooks::run(
+        HookKind::Poststop,
+        &list,
+        &hook_state(st, "stopped", st.pid),
+    ) {
+        crate::logging::warn(&e.to_string());
+    }
+}

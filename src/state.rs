@@ -1,0 +1,300 @@
+//! Container state under `--root`: one directory per container holding
+//! `state.json` (written atomically) and the exec fifo while `created`.
+//!
+//! The directory itself is the per-container lock (flock), so concurrent
+//! calls on one container serialise, while `state` and `list` read without
+//! locking: every write is a rename, so a reader never sees half a file.
+
+use nix::fcntl::{Flock, FlockArg};
+use oci_spec::runtime::Hooks;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("invalid container id {0:?}: use letters, digits and _ + - . only")]
+    InvalidId(String),
+    #[error("container id cannot be empty")]
+    EmptyId,
+    #[error("container with id exists: {0}")]
+    Exists(String),
+    #[error("container does not exist: {0}")]
+    NotFound(String),
+    #[error("{path:?}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path:?}: corrupt state ({source}); `delete --force` removes it")]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
+    move |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What keel records about a container. Everything `delete`, `kill`,
+/// `start` and `state` need, so that later edits of config.json cannot
+/// change a container (runtime.md, step 2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    /// The config's ociVersion, which `state` reports as runc does.
+    pub oci_version: String,
+    pub id: String,
+    /// The init's pid in keel's pid namespace; 0 until it exists.
+    pub pid: i32,
+    /// The init's start time (clock ticks since boot), which tells it apart
+    /// from a later process that reuses its pid.
+    pub pid_start_time: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// RFC3339Nano creation time.
+    pub created: String,
+    /// True once `create` has finished.
+    pub created_done: bool,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+    #[serde(default)]
+    pub hooks: Option<Hooks>,
+    /// Whether the container has its own pid namespace (kill --all).
+    pub own_pid_ns: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// runc's rule: letters, digits and `_+-.`, not `.` or `..`.
+pub fn validate_id(id: &str) -> Result<(), StateError> {
+    if id.is_empty() {
+        return Err(StateError::EmptyId);
+    }
+    let ok = id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
+    if !ok || id == "." || id == ".." {
+        return Err(StateError::InvalidId(id.to_string()));
+    }
+    Ok(())
+}
+
+/// A container's state directory, held under its lock.
+pub struct Container {
+    pub dir: PathBuf,
+    _lock: Flock<File>,
+}
+
+fn lock_dir(dir: &Path) -> Result<Flock<File>, StateError> {
+    let file = File::open(dir).map_err(io_err(dir))?;
+    Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| StateError::Io {
+        path: dir.to_path_buf(),
+        source: e.into(),
+    })
+}
+
+/// Make `root` (mode 0700) and a new, locked state directory for `id`.
+/// mkdir is the atomic claim: of two creates with one id, one gets EEXIST.
+pub fn create_dir(root: &Path, id: &str) -> Result<Container, StateError> {
+    validate_id(id)?;
+    std::fs::create_dir_all(root).map_err(io_err(root))?;
+    let dir = root.join(id);
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(StateError::Exists(id.into()))
+        }
+        Err(e) => {
+            return Err(StateError::Io {
+                path: dir,
+                source: e,
+            })
+        }
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700));
+    let lock = lock_dir(&dir)?;
+    Ok(Container { dir, _lock: lock })
+}
+
+/// Lock an existing container's directory.
+pub fn open(root: &Path, id: &str) -> Result<Container, StateError> {
+    validate_id(id)?;
+    let dir = root.join(id);
+    let lock = match lock_dir(&dir) {
+        Err(StateError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Err(StateError::NotFound(id.into()))
+        }
+        other => other?,
+    };
+    // A delete that held the lock before us may have removed the directory.
+    if !dir.exists() {
+        return Err(StateError::NotFound(id.into()));
+    }
+    Ok(Container { dir, _lock: lock })
+}
+
+impl Container {
+    pub fn load(&self) -> Result<State, StateError> {
+        read(&self.dir)
+    }
+
+    pub fn save(&self, state: &State) -> Result<(), StateError> {
+        let data = serde_json::to_vec(state).expect("state serialises");
+        write_atomic(&self.dir.join(STATE_FILE), &data)
+    }
+
+    /// The lock's fd, which a forked init must close.
+    pub fn lock_fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self._lock.as_raw_fd()
+    }
+
+    pub fn fifo(&self) -> PathBuf {
+        self.dir.join(EXEC_FIFO)
+    }
+
+    /// Remove the directory; the lock goes with it.
+    pub fn remove(self) -> Result<(), StateError> {
+        std::fs::remove_dir_all(&self.dir).map_err(io_err(&self.dir))
+    }
+}
+
+/// Read a container's state without locking (for `state` and `list`).
+pub fn read(dir: &Path) -> Result<State, StateError> {
+    let path = dir.join(STATE_FILE);
+    let data = match std::fs::read(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let id = dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            return Err(StateError::NotFound(id));
+        }
+        other => other.map_err(io_err(&path))?,
+    };
+    serde_json::from_slice(&data).map_err(|source| StateError::Corrupt { path, source })
+}
+
+/// Write `data` to `path` through a temp file and a rename, so readers see
+/// the old or the new content, never a mix.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StateError> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_data()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io_err(path))
+}
+
+/// The init's start time from /proc/PID/stat, and whether it is a zombie.
+pub fn proc_start_time(pid: i32) -> Option<(u64, bool)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: parse after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let zombie = fields.first() == Some(&"Z") || fields.first() == Some(&"X");
+    Some((fields.get(19)?.parse().ok()?, zombie))
+}
+
+impl State {
+    /// Whether the recorded init is still alive (not a zombie, not reused).
+    pub fn init_alive(&self) -> bool {
+        if self.pid <= 0 {
+            return false;
+        }
+        matches!(proc_start_time(self.pid), Some((t, false)) if t == self.pid_start_time)
+    }
+
+    /// Derived from the process itself, never stored.
+    pub fn status(&self, dir: &Path) -> Status {
+        if !self.init_alive() {
+            return if self.created_done || self.pid > 0 {
+                Status::Stopped
+            } else {
+                Status::Creating
+            };
+        }
+        if !self.created_done {
+            Status::Creating
+        } else if dir.join(EXEC_FIFO).exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_runcs_rule() {
+        for ok in ["a", "abc-1.2_3+x", "A9"] {
+            validate_id(ok).unwrap();
+        }
+        for bad in ["", ".", "..", "a/b", "../x", "a b", "é"] {
+            assert!(validate_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn own_process_is_alive_and_start_time_parses() {
+        let pid = std::process::id() as i32;
+        let (t, zombie) = proc_start_time(pid).unwrap();
+        assert!(!zombie);
+        let st = State {
+            oci_version: "1.0.0".into(),
+            id: "x".into(),
+            pid,
+            pid_start_time: t,
+            bundle: "/".into(),
+            rootfs: "/".into(),
+            created: String::new(),
+            created_done: true,
+            annotations: HashMap::new(),
+            hooks: None,
+            own_pid_ns: false,
+        };
+        assert!(st.init_alive());
+        let reused = State {
+            pid_start_time: t + 1,
+            ..st
+        };
+        assert!(!reused.init_alive());
+    }
+}

@@ -1,0 +1,67 @@
+//! linux.sysctl, domainname and the loopback link: settings that belong to
+//! the container's own namespaces (checked in config validation).
+
+use std::collections::HashMap;
+
+#[derive(Debug, thiserror::Error)]
+#[error("linux.sysctl.{key}: write {value:?} to /proc/sys/{file}: {source}")]
+pub struct SysctlError {
+    key: String,
+    value: String,
+    file: String,
+    source: std::io::Error,
+}
+
+/// Write each sysctl through the container's own /proc, in key order.
+pub fn apply(map: &HashMap<String, String>) -> Result<(), SysctlError> {
+    let mut keys: Vec<_> = map.keys().collect();
+    keys.sort();
+    for key in keys {
+        let value = &map[key];
+        let file = key.replace('.', "/");
+        std::fs::write(format!("/proc/sys/{file}"), value).map_err(|source| SysctlError {
+            key: key.clone(),
+            value: value.clone(),
+            file,
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+pub fn set_domainname(name: &str) -> std::io::Result<()> {
+    // SAFETY: pointer and length of a live byte slice.
+    let ret = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    if ret != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A new network namespace starts with `lo` down; runc and crun bring it up.
+pub fn loopback_up() -> std::io::Result<()> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: socket() returns a new fd or -1.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is new and ours.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain data; zeroed is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS with a valid ifreq.
+    unsafe {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
