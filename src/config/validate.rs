@@ -38,6 +38,7 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     check_namespaces(spec, &mut problems);
     check_uts(spec, &mut problems);
     check_sysctl(spec, &mut problems);
+    check_unsupported(spec, &mut problems);
     for (path, message) in crate::hooks::validate(spec.hooks().as_ref()) {
         problems.push(Problem::new(path, message));
     }
@@ -141,6 +142,35 @@ fn check_namespaces(spec: &Spec, problems: &mut Vec<Problem>) {
     if !namespaces::has(spec, LinuxNamespaceType::Mount) {
         let msg = "a mount namespace is required: keel sets up the rootfs in one";
         problems.push(Problem::new("linux.namespaces", msg));
+    }
+}
+
+/// Security settings keel cannot honour yet. Running without a filter or
+/// label the config asks for would silently weaken the container, so each
+/// is an error until it is implemented.
+fn check_unsupported(spec: &Spec, problems: &mut Vec<Problem>) {
+    let not_yet = |path: &str, what: &str| Problem::new(path, format!("{what} is not supported by keel yet"));
+    if let Some(linux) = spec.linux() {
+        if linux.seccomp().is_some() {
+            problems.push(not_yet("linux.seccomp", "seccomp filtering"));
+        }
+        if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty()) {
+            problems.push(not_yet("linux.uidMappings", "user namespace id mapping"));
+        }
+        if linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty()) {
+            problems.push(not_yet("linux.gidMappings", "user namespace id mapping"));
+        }
+        if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) {
+            problems.push(not_yet("linux.mountLabel", "SELinux labelling"));
+        }
+    }
+    if let Some(process) = spec.process() {
+        if process.apparmor_profile().as_ref().is_some_and(|p| !p.is_empty()) {
+            problems.push(not_yet("process.apparmorProfile", "AppArmor"));
+        }
+        if process.selinux_label().as_ref().is_some_and(|l| !l.is_empty()) {
+            problems.push(not_yet("process.selinuxLabel", "SELinux labelling"));
+        }
     }
 }
 
