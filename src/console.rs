@@ -13,12 +13,23 @@ mod socket;
 #[cfg(test)]
 mod tests;
 
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
-pub use mount::{bind_console, bind_console_at};
-pub use pty::{make_controlling, setup_pty, Pty};
+pub use mount::bind_console;
+pub use pty::{make_controlling, setup_pty};
 pub use relay::{copy_winsize, pump, RawMode};
 pub use socket::{connect_socket, recv_master, send_master};
+
+/// A freshly allocated pty. Both ends are CLOEXEC.
+#[derive(Debug)]
+pub struct Pty {
+    pub master: OwnedFd,
+    pub slave: OwnedFd,
+    /// `/dev/pts/N`: where the slave is seen from the mount namespace that
+    /// opened `/dev/ptmx`; also the name sent with the master.
+    pub slave_path: PathBuf,
+}
 
 /// Errors carry their cause in the message rather than as `source()`, so that
 /// `{:#}` chains do not print the cause twice.

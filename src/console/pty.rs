@@ -1,7 +1,7 @@
 //! Allocating the container's pty and making its slave the controlling
 //! terminal.
 
-use super::{describe, tty_err, ConsoleError};
+use super::{describe, tty_err, ConsoleError, Pty};
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::{fstat, makedev, Mode};
@@ -14,16 +14,6 @@ const PTMX_DEV: (u64, u64) = (5, 2);
 /// UNIX98_PTY_SLAVE_MAJOR. devpts gives slave N the number 136:N (the minor
 /// is not split over 136..=143 as the static major range might suggest).
 const PTY_SLAVE_MAJOR: u64 = 136;
-
-/// A freshly allocated pty. Both ends are CLOEXEC.
-#[derive(Debug)]
-pub struct Pty {
-    pub master: OwnedFd,
-    pub slave: OwnedFd,
-    /// `/dev/pts/N`: where the slave is seen from the mount namespace that
-    /// opened `/dev/ptmx`; also the name sent with the master.
-    pub slave_path: PathBuf,
-}
 
 /// Allocate a pty from `/dev/ptmx` (inside the container after pivot_root
 /// that is a symlink to its own devpts' `pts/ptmx`). `size` is

@@ -1,3 +1,4 @@
+use super::mount::bind_console_at;
 use super::pty::{open_slave_by_path, verify_slave};
 use super::*;
 use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
