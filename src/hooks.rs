@@ -215,7 +215,3 @@ fn one_line(bytes: &[u8]) -> String {
         .collect();
     lines.join("; ")
 }
-
-pub fn validate(_hooks: Option<&oci_spec::runtime::Hooks>) -> Vec<(String, String)> {
-    Vec::new()
-}

@@ -149,7 +149,8 @@ fn check_namespaces(spec: &Spec, problems: &mut Vec<Problem>) {
 /// label the config asks for would silently weaken the container, so each
 /// is an error until it is implemented.
 fn check_unsupported(spec: &Spec, problems: &mut Vec<Problem>) {
-    let not_yet = |path: &str, what: &str| Problem::new(path, format!("{what} is not supported by keel yet"));
+    let not_yet =
+        |path: &str, what: &str| Problem::new(path, format!("{what} is not supported by keel yet"));
     if let Some(linux) = spec.linux() {
         if linux.seccomp().is_some() {
             problems.push(not_yet("linux.seccomp", "seccomp filtering"));
@@ -165,10 +166,18 @@ fn check_unsupported(spec: &Spec, problems: &mut Vec<Problem>) {
         }
     }
     if let Some(process) = spec.process() {
-        if process.apparmor_profile().as_ref().is_some_and(|p| !p.is_empty()) {
+        if process
+            .apparmor_profile()
+            .as_ref()
+            .is_some_and(|p| !p.is_empty())
+        {
             problems.push(not_yet("process.apparmorProfile", "AppArmor"));
         }
-        if process.selinux_label().as_ref().is_some_and(|l| !l.is_empty()) {
+        if process
+            .selinux_label()
+            .as_ref()
+            .is_some_and(|l| !l.is_empty())
+        {
             problems.push(not_yet("process.selinuxLabel", "SELinux labelling"));
         }
     }
