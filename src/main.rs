@@ -21,8 +21,9 @@ mod sysctl;
 use clap::Parser;
 use cli::{Cli, Command};
 
-/// The runtime-spec version this build implements.
-pub const OCI_VERSION: &str = "1.2.1";
+/// The runtime-spec version this build implements: the one the oci-spec
+/// crate models, since every field keel reads comes through it.
+pub const OCI_VERSION: &str = oci_spec::runtime::VERSION;
 
 fn main() {
     let cli = Cli::parse();

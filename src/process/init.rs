@@ -68,12 +68,12 @@ struct Ready {
     program: exec::Program,
 }
 
-pub fn main(ctx: InitContext, parent: i32, close: &[Option<i32>]) -> ! {
+pub fn main(ctx: InitContext, close: &[Option<i32>]) -> ! {
     for fd in close.iter().flatten() {
         // SAFETY: these fds belong to the parent's side; we only drop our copies.
         unsafe { libc::close(*fd) };
     }
-    let ready = match setup(&ctx, parent) {
+    let ready = match setup(&ctx) {
         Ok(ready) => ready,
         Err(e) => {
             let msg = e.to_string();
@@ -102,14 +102,14 @@ fn exit(code: i32) -> ! {
 }
 
 /// Every phase up to `Created`, top to bottom.
-fn setup(ctx: &InitContext, parent: i32) -> Result<Ready, InitError> {
+fn setup(ctx: &InitContext) -> Result<Ready, InitError> {
     let opts = ctx.opts;
     let spec = &opts.bundle.spec;
     let process = spec
         .process()
         .as_ref()
         .expect("validated: process is present");
-    guard_parent(parent)?;
+    guard_parent()?;
     join_namespaces(ctx.plan)?;
     let console = connect_console(opts, process)?;
     let fifo = fifo::open_handle(ctx.fifo).map_err(sys("open exec fifo"))?;
@@ -133,14 +133,13 @@ fn setup(ctx: &InitContext, parent: i32) -> Result<Ready, InitError> {
 }
 
 /// Die with the parent until `Created`: an init orphaned mid-create would
-/// be a container nobody knows about.
-fn guard_parent(parent: i32) -> Result<(), InitError> {
+/// be a container nobody knows about. (A parent that died before this took
+/// effect is noticed at the next message: the channel reads end-of-file.
+/// getppid() cannot tell: in a new pid namespace it is always 0.)
+fn guard_parent() -> Result<(), InitError> {
     unblock_signals();
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .map_err(|e| sys("set pdeathsig")(e.into()))?;
-    if nix::unistd::getppid().as_raw() != parent {
-        exit(1);
-    }
     // Not dumpable until exec, so the container cannot ptrace or open
     // /proc/<init>/ files of a process still holding keel's state.
     nix::sys::prctl::set_dumpable(false).map_err(|e| sys("set dumpable")(e.into()))?;

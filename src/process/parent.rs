@@ -222,11 +222,10 @@ fn spawn_init(plan: &Plan, ctx: InitContext, close: &[Option<i32>]) -> Result<i3
         }
         None => None,
     };
-    let parent = std::process::id() as i32;
     // SAFETY: keel is single-threaded; the child only runs init::main and exits.
     let pid = unsafe { syscall::clone_fork(plan.clone_flags) }.map_err(CreateError::Clone);
     if let Ok(0) = pid {
-        init::main(ctx, parent, close);
+        init::main(ctx, close);
     }
     if let Some(own) = own_pid_ns {
         nix::sched::setns(own.as_fd(), nix::sched::CloneFlags::CLONE_NEWPID)
