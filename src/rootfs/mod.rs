@@ -1,42 +1,87 @@
 //! Root filesystem setup inside the container's mount namespace.
 //!
-//! INTERFACE CONTRACT (filled in by the rootfs work). Everything here runs in
-//! the container init process, as root (no user namespace yet), after it has
-//! entered its new mount namespace (and pid/uts/ipc/net/cgroup namespaces),
-//! while `/` is still the host's root. The caller sequence is:
+//! Everything here runs in the container init process, as root (no user
+//! namespace yet), after it has entered its new mount namespace (and
+//! pid/uts/ipc/net/cgroup namespaces), while `/` is still the host's root.
+//! The caller sequence is:
 //!
+//! 0. `validate(spec)` — before anything is created; a non-empty result
+//!    means the config cannot be run (also `validate_no_pivot` with
+//!    `--no-pivot`).
 //! 1. `prepare(spec, rootfs)` — before the createRuntime/createContainer hooks.
 //! 2. (hooks run; console socket connected)
 //! 3. `pivot(spec, rootfs, no_pivot)` — switch `/` to the rootfs.
 //! 4. (console set up: /dev/console bound by the console module)
-//! 5. `finalize(spec)` — masked/readonly paths, read-only root.
+//! 5. `finalize(spec)` — read-only remounts, readonly/masked paths.
+
+mod bind;
+mod cgroup_mount;
+mod devices;
+mod error;
+mod mountinfo;
+mod mounts;
+mod options;
+mod paths;
+mod pivot;
+mod resolve;
+mod sys;
+mod validate;
+
+#[cfg(test)]
+mod tests;
 
 use oci_spec::runtime::Spec;
 use std::path::Path;
 
-#[derive(Debug, thiserror::Error)]
-pub enum RootfsError {
-    #[error("rootfs: not implemented yet")]
-    NotImplemented,
+pub use error::{RootfsError, StepError};
+
+/// Config problems `prepare`/`pivot`/`finalize` would fail on, found without
+/// side effects, as (JSON path, message), e.g. `("mounts[3].options[1]",
+/// "unknown mount option \"foo\" for a bind mount")`.
+pub fn validate(spec: &Spec) -> Vec<(String, String)> {
+    validate::validate(spec)
 }
 
-/// Make the mount tree private/slave as configured, bind the rootfs onto
-/// itself, perform `mounts` in config order (destinations resolved inside the
-/// rootfs without following symlinks out of it), create default devices,
-/// `linux.devices` and the /dev symlinks. Does not pivot.
-pub fn prepare(_spec: &Spec, _rootfs: &Path) -> Result<(), RootfsError> {
-    Err(RootfsError::NotImplemented)
+/// Additional problems when the container is to run with `--no-pivot`.
+pub fn validate_no_pivot(spec: &Spec) -> Vec<(String, String)> {
+    validate::validate_no_pivot(spec)
+}
+
+/// Make the mount tree slave (or as `linux.rootfsPropagation` says), make
+/// the rootfs's parent mount unshared and bind the rootfs onto itself;
+/// perform `mounts` in config order (destinations resolved inside the
+/// rootfs without following symlinks out of it); create the default
+/// devices, `linux.devices` and the /dev symlinks (unless /dev is a bind
+/// mount). Does not pivot. `rootfs` must be absolute and canonical; a
+/// relative bind-mount source is taken relative to the current directory
+/// (the bundle, as with runc). Runs while the host's /proc is still
+/// mounted, since mount points are addressed through /proc/self/fd.
+pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<(), RootfsError> {
+    pivot::prepare_root(spec, rootfs)?;
+    let root = resolve::Root::open(rootfs).map_err(|e| RootfsError::Root {
+        rootfs: rootfs.to_path_buf(),
+        err: StepError::sys("open", e),
+    })?;
+    mounts::mount_all(spec, &root)?;
+    devices::setup(spec, &root)
 }
 
 /// Make `rootfs` the new `/` (pivot_root, or MS_MOVE + chroot with
-/// `no_pivot`), chdir to `/`, and apply `linux.rootfsPropagation`.
-pub fn pivot(_spec: &Spec, _rootfs: &Path, _no_pivot: bool) -> Result<(), RootfsError> {
-    Err(RootfsError::NotImplemented)
+/// `no_pivot`), chdir to `/`, and apply `linux.rootfsPropagation`. Standard
+/// descriptors that pointed at the host's /dev/null are re-pointed at the
+/// container's.
+pub fn pivot(spec: &Spec, rootfs: &Path, no_pivot: bool) -> Result<(), RootfsError> {
+    pivot::pivot(spec, rootfs, no_pivot)?;
+    if devices::needs_setup(spec) {
+        pivot::reopen_dev_null()?;
+    }
+    Ok(())
 }
 
-/// After pivot: `linux.maskedPaths`, `linux.readonlyPaths`, `root.readonly`.
-pub fn finalize(_spec: &Spec) -> Result<(), RootfsError> {
-    Err(RootfsError::NotImplemented)
+/// After pivot: read-only remount of tmpfs mounts (and /dev) that asked for
+/// "ro", `root.readonly`, `linux.readonlyPaths`, `linux.maskedPaths`.
+pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
+    paths::finalize(spec)
 }
 
 pub fn validate(_spec: &Spec) -> Vec<(String, String)> {

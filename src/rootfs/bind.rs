@@ -1,0 +1,91 @@
+//! Bind mounts: the bind itself, then a bind-remount for the requested
+//! flags that keeps whatever flags the kernel has locked on the source.
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+
+use libc::c_ulong;
+
+use super::error::StepError;
+use super::mounts::{self, Entry, Kind, Source};
+use super::options::flag_names;
+use super::resolve::Root;
+use super::sys;
+
+pub fn mount_bind(root: &Root, e: &Entry<'_>) -> Result<(), StepError> {
+    let Some(src) = e.source else {
+        return Err(StepError::Refused("a bind mount needs a source".into()));
+    };
+    let meta =
+        std::fs::metadata(src).map_err(StepError::op(format!("stat bind source {src:?}")))?;
+    let target = mounts::mount_point(root, e, Kind::Bind, !meta.is_dir())?;
+    let real = root.container_path(target.fd.as_fd())?;
+    mounts::check_destination(&real, Source::Bind(src))?;
+    let fdp = sys::fd_path(target.fd.as_fd());
+    let flags = libc::MS_BIND | (e.opts.flags & libc::MS_REC);
+    sys::mount(Some(src), &fdp, None, flags, None)
+        .map_err(StepError::op(format!("bind {src:?} on {:?}", e.dest)))?;
+    let top = root.reopen(target.fd.as_fd())?;
+    // The bind itself ignores every flag but MS_REC; anything else the
+    // options set or clear needs a remount. With no such option the mount
+    // keeps the source's flags.
+    let extra = e.opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
+    if extra != 0 || e.opts.cleared != 0 {
+        let remount = extra | libc::MS_BIND | libc::MS_REMOUNT;
+        remount_keeping_locked(top.as_fd(), src, remount, e.opts.cleared, &e.dest)?;
+    }
+    mounts::apply_after(top.as_fd(), &e.opts, &e.dest)
+}
+
+/// Bind-remount the mount `fd` is the root of with `flags`. The first try
+/// sets exactly the requested flags; if the kernel refuses (the source has
+/// locked flags, e.g. nodev inherited from a less privileged namespace),
+/// retry with the source's lockable flags added, unless the config asked to
+/// clear one of them or for a different atime mode.
+pub fn remount_keeping_locked(
+    fd: BorrowedFd<'_>,
+    src: &Path,
+    flags: c_ulong,
+    cleared: c_ulong,
+    dest: &Path,
+) -> Result<(), StepError> {
+    let fdp = sys::fd_path(fd);
+    let op = || {
+        format!(
+            "remount {dest:?} with {}",
+            flag_names(flags & !(libc::MS_BIND | libc::MS_REMOUNT))
+        )
+    };
+    let Err(first) = sys::mount(None, &fdp, None, flags, None) else {
+        return Ok(());
+    };
+    let src_flags =
+        sys::mount_flags(src).map_err(StepError::op(format!("statvfs bind source {src:?}")))?;
+    let stuck = src_flags & cleared & sys::LOCK_FLAGS;
+    if stuck != 0 {
+        return Err(StepError::Refused(format!(
+            "{}: cannot clear locked flags {} ({first})",
+            op(),
+            flag_names(stuck)
+        )));
+    }
+    let atime = flags & sys::ATIME_FLAGS;
+    if atime != 0 && atime != src_flags & sys::ATIME_FLAGS {
+        return Err(StepError::Refused(format!(
+            "{}: cannot change locked atime flags {} ({first})",
+            op(),
+            flag_names(src_flags & sys::ATIME_FLAGS)
+        )));
+    }
+    let retry = flags | (src_flags & sys::LOCK_FLAGS);
+    sys::mount(None, &fdp, None, retry, None).map_err(|err| {
+        StepError::sys(
+            format!(
+                "{} (locked flags {} re-applied)",
+                op(),
+                flag_names(src_flags & sys::LOCK_FLAGS)
+            ),
+            err,
+        )
+    })
+}

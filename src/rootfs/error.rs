@@ -1,0 +1,99 @@
+//! Errors of the rootfs phases. Each carries the JSON path of the config
+//! entry it concerns, so the one-line message says what, where and why.
+//! Inner errors are embedded in the message rather than exposed as `source`
+//! so that `{:#}` chains do not print them twice.
+
+use std::io;
+use std::path::PathBuf;
+
+/// One failed step: what was attempted, and why it failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("{op}: {err}")]
+    Sys { op: String, err: io::Error },
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl StepError {
+    pub fn sys(op: impl Into<String>, err: io::Error) -> StepError {
+        StepError::Sys { op: op.into(), err }
+    }
+
+    /// Curried form for `map_err`.
+    pub fn op(op: impl Into<String>) -> impl FnOnce(io::Error) -> StepError {
+        let op = op.into();
+        move |err| StepError::Sys { op, err }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    /// A config value that cannot be honoured (also reported by `validate`).
+    #[error("{field}: {msg}")]
+    Invalid { field: String, msg: String },
+    /// Preparing the mount tree around the rootfs (propagation, self-bind).
+    #[error("rootfs {rootfs:?}: {err}")]
+    Root { rootfs: PathBuf, err: StepError },
+    #[error("mounts[{index}]: {err}")]
+    Mount { index: usize, err: StepError },
+    /// `field` is `linux.devices[N]`, or `default device` for the built-in set.
+    #[error("{field} {path:?}: {err}")]
+    Device {
+        field: String,
+        path: PathBuf,
+        err: StepError,
+    },
+    /// The standard /dev symlinks (/dev/fd, /dev/ptmx, ...).
+    #[error("/dev symlinks: {err}")]
+    DevLinks { err: StepError },
+    #[error("pivot into {rootfs:?}: {err}")]
+    Pivot { rootfs: PathBuf, err: StepError },
+    #[error("linux.rootfsPropagation {value:?}: {err}")]
+    RootPropagation { value: String, err: StepError },
+    #[error("reopen /dev/null for stdio: {err}")]
+    DevNull { err: StepError },
+    #[error("linux.maskedPaths[{index}] {path:?}: {err}")]
+    Masked {
+        index: usize,
+        path: String,
+        err: StepError,
+    },
+    #[error("linux.readonlyPaths[{index}] {path:?}: {err}")]
+    Readonly {
+        index: usize,
+        path: String,
+        err: StepError,
+    },
+    #[error("root.readonly: {err}")]
+    ReadonlyRoot { err: StepError },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_one_line_with_context() {
+        let e = RootfsError::Mount {
+            index: 3,
+            err: StepError::sys(
+                "mount tmpfs on \"/dev\" (type tmpfs)",
+                io::Error::from_raw_os_error(libc::EPERM),
+            ),
+        };
+        assert_eq!(
+            e.to_string(),
+            "mounts[3]: mount tmpfs on \"/dev\" (type tmpfs): Operation not permitted (os error 1)"
+        );
+        let e = RootfsError::Masked {
+            index: 2,
+            path: "/proc/kcore".into(),
+            err: StepError::Refused("not a directory".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "linux.maskedPaths[2] \"/proc/kcore\": not a directory"
+        );
+    }
+}
