@@ -25,6 +25,9 @@ pub fn create(
         None => std::env::current_dir().context("current directory")?,
     };
     let bundle = config::load(&bundle_dir)?;
+    if args.no_pivot {
+        config::check_no_pivot(&bundle.spec)?;
+    }
     let (listen_fds, extra_env) = listen_fds();
     let pid_file = absolute(args.pid_file.as_ref())?;
     let opts = CreateOptions {

@@ -82,6 +82,19 @@ pub fn load(bundle: &Path) -> Result<Bundle, ConfigError> {
     Ok(Bundle { dir, rootfs, spec })
 }
 
+/// Extra checks when the rootfs is entered with MS_MOVE + chroot.
+pub fn check_no_pivot(spec: &Spec) -> Result<(), ConfigError> {
+    let problems: Vec<Problem> = crate::rootfs::validate_no_pivot(spec)
+        .into_iter()
+        .map(|(path, message)| Problem::new(path, message))
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(problems))
+    }
+}
+
 /// Parse config.json text, naming the JSON path of the first bad value.
 pub fn parse(text: &str) -> Result<Spec, Problem> {
     let de = &mut serde_json::Deserializer::from_str(text);

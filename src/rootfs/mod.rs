@@ -83,7 +83,3 @@ pub fn pivot(spec: &Spec, rootfs: &Path, no_pivot: bool) -> Result<(), RootfsErr
 pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
     paths::finalize(spec)
 }
-
-pub fn validate(_spec: &Spec) -> Vec<(String, String)> {
-    Vec::new()
-}
