@@ -69,7 +69,7 @@ pub enum CreateError {
 }
 
 /// Undo a create that did not finish: kill the init, run nothing else, and
-/// remove the state directory. Disarmed on success.
+/// remove the state directory. Disarmed by `finish`.
 struct Pending {
     container: Option<Container>,
     pid: i32,
@@ -88,34 +88,67 @@ impl Drop for Pending {
     }
 }
 
-pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
-    check_preserved_fds(opts.preserve_fds)?;
-    let terminal = opts
-        .bundle
-        .spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.terminal())
-        .unwrap_or(false);
-    if terminal && opts.console_socket.is_none() && opts.console_fd.is_none() {
-        return Err(CreateError::NeedConsoleSocket);
+impl Pending {
+    /// Claim the id (the state directory is the claim) and make the fifo.
+    fn claim(opts: &CreateOptions) -> Result<Pending, CreateError> {
+        let container = state::create_dir(opts.root, opts.id)?;
+        let pending = Pending {
+            container: Some(container),
+            pid: 0,
+        };
+        make_fifo(&pending.container().fifo())?;
+        Ok(pending)
     }
-    let container = state::create_dir(opts.root, opts.id)?;
-    let mut pending = Pending {
-        container: Some(container),
-        pid: 0,
-    };
-    let dir = pending
-        .container
-        .as_ref()
-        .map(|c| c.dir.clone())
-        .unwrap_or_default();
-    make_fifo(&dir.join(state::EXEC_FIFO))?;
+
+    fn container(&self) -> &Container {
+        self.container
+            .as_ref()
+            .expect("pending holds the container until finish")
+    }
+
+    /// Record the init as soon as it exists, so a crash from here on leaves
+    /// a state that `delete --force` can act on.
+    fn record_init(&mut self, st: &mut State, pid: i32) -> Result<(), CreateError> {
+        crate::logging::debug(&format!("container {}: init cloned as pid {pid}", st.id));
+        self.pid = pid;
+        st.pid = pid;
+        st.pid_start_time = state::proc_start_time(pid).map(|(t, _)| t).unwrap_or(0);
+        Ok(self.container().save(st)?)
+    }
+
+    /// Mark the container created, write the pid file, and disarm.
+    fn finish(mut self, opts: &CreateOptions, mut st: State) -> Result<Created, CreateError> {
+        st.created_done = true;
+        self.container().save(&st)?;
+        if let Some(path) = opts.pid_file {
+            state::write_atomic(path, st.pid.to_string().as_bytes()).map_err(|source| {
+                CreateError::PidFile {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
+        }
+        crate::logging::debug(&format!("container {}: created", opts.id));
+        self.pid = 0;
+        let container = self
+            .container
+            .take()
+            .expect("pending holds the container until finish");
+        Ok(Created {
+            container,
+            state: st,
+        })
+    }
+}
+
+pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
+    check_request(opts)?;
+    let mut pending = Pending::claim(opts)?;
     let plan = namespaces::plan(&opts.bundle.spec)?;
     let mut st = initial_state(opts);
     let (to_parent, from_init) = channel::<InitMsg>()?;
     let (to_init, from_parent) = channel::<ParentMsg>()?;
-    let fifo = dir.join(state::EXEC_FIFO);
+    let fifo = pending.container().fifo();
     let ctx = InitContext {
         opts,
         state: &st,
@@ -126,44 +159,26 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     };
     // The init must not hold the lock or the parent's channel ends: the
     // lock would outlive create, and the ends would hide the parent's exit.
-    let lock = pending.container.as_ref().map(|c| c.lock_fd());
-    let close = [lock, Some(from_init.raw_fd()), Some(to_init.raw_fd())];
+    let close = [
+        Some(pending.container().lock_fd()),
+        Some(from_init.raw_fd()),
+        Some(to_init.raw_fd()),
+    ];
     let pid = spawn_init(&plan, ctx, &close)?;
-    crate::logging::debug(&format!("container {}: init cloned as pid {pid}", opts.id));
-    pending.pid = pid;
-    st.pid = pid;
-    st.pid_start_time = state::proc_start_time(pid).map(|(t, _)| t).unwrap_or(0);
-    save(&pending, &st)?;
+    pending.record_init(&mut st, pid)?;
     drive_init(opts, &st, &from_init, &to_init)?;
-    st.created_done = true;
-    save(&pending, &st)?;
-    if let Some(path) = opts.pid_file {
-        state::write_atomic(path, pid.to_string().as_bytes()).map_err(|source| {
-            CreateError::PidFile {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?;
-    }
-    crate::logging::debug(&format!("container {}: created", opts.id));
-    pending.pid = 0;
-    let container = pending
-        .container
-        .take()
-        .expect("pending holds the container");
-    Ok(Created {
-        container,
-        state: st,
-    })
+    pending.finish(opts, st)
 }
 
-fn save(pending: &Pending, st: &State) -> Result<(), CreateError> {
-    pending
-        .container
-        .as_ref()
-        .expect("pending holds the container")
-        .save(st)
-        .map_err(Into::into)
+/// What can be refused before anything exists.
+fn check_request(opts: &CreateOptions) -> Result<(), CreateError> {
+    check_preserved_fds(opts.preserve_fds)?;
+    let process = opts.bundle.spec.process().as_ref();
+    let terminal = process.and_then(|p| p.terminal()).unwrap_or(false);
+    if terminal && opts.console_socket.is_none() && opts.console_fd.is_none() {
+        return Err(CreateError::NeedConsoleSocket);
+    }
+    Ok(())
 }
 
 fn initial_state(opts: &CreateOptions) -> State {
