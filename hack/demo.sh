@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Build keel and run a busybox container that prints "hello from keel".
+#
+#   sudo hack/demo.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ "$(id -u)" -eq 0 ] || { echo "hack/demo.sh: containers need root; run it with sudo" >&2; exit 1; }
+
+# busybox-static fills the container; a C toolchain links the Rust build.
+missing=()
+dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+command -v python3 >/dev/null || missing+=(python3)
+command -v cc >/dev/null || missing+=(gcc libc6-dev)
+if [ ${#missing[@]} -gt 0 ]; then
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+fi
+
+cargo build
+keel=$PWD/target/debug/keel
+bundle=$(mktemp -d)
+state=$(mktemp -d /run/keel-demo.XXXXXX)
+trap '"$keel" --root "$state" delete --force demo >/dev/null 2>&1 || true; rm -rf "$bundle" "$state"' EXIT
+
+hack/mkbundle.sh "$bundle" "$keel"
+echo "+ keel run --bundle $bundle demo" >&2
+"$keel" --root "$state" run --bundle "$bundle" demo

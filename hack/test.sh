@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# keel's one test command: install what the tests need, build, run every
+# test (unit and integration, as root), then prove nothing was left behind.
+#
+#   sudo hack/test.sh [extra cargo test arguments, e.g. a test name filter]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "hack/test.sh: containers need root; run it with sudo" >&2
+	exit 1
+fi
+
+# The test bundles are made from Debian's static busybox by mkbundle.sh,
+# which also needs python3. Install only what is missing.
+missing=()
+dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+command -v python3 >/dev/null || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+fi
+
+cargo build
+# Two threads: the test machines have two cores, and each test starts
+# real containers.
+cargo test "$@" -- --test-threads 2
+hack/check-leftovers.sh

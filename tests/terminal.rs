@@ -1,0 +1,140 @@
+//! Terminals and inherited fds: `--console-socket` hands the pty master to
+//! the caller; `--preserve-fds` passes extra fds into the container.
+
+mod common;
+
+use common::sys::poll_readable;
+use common::{Sandbox, TIMEOUT};
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use serde_json::json;
+use std::fs::File;
+use std::io::{IoSliceMut, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::os::unix::process::CommandExt;
+use std::time::Instant;
+
+/// Accept one connection on `listener` and receive the fd it sends with
+/// SCM_RIGHTS, as containerd's shim does. Fails after `TIMEOUT`.
+fn receive_pty_master(listener: &UnixListener) -> OwnedFd {
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    assert!(
+        poll_readable(listener.as_raw_fd(), deadline),
+        "nobody connected to the console socket"
+    );
+    let (conn, _) = listener.accept().expect("accept console socket connection");
+    conn.set_nonblocking(false).unwrap();
+    let mut name = [0u8; 4096];
+    let mut iov = [IoSliceMut::new(&mut name)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .expect("recvmsg on console socket");
+    for cmsg in msg.cmsgs().expect("control messages") {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            assert_eq!(fds.len(), 1, "want one fd, got {fds:?}");
+            // SAFETY: the kernel just installed this fd in our table for us.
+            return unsafe { OwnedFd::from_raw_fd(fds[0]) };
+        }
+    }
+    panic!("console socket message carried no fd");
+}
+
+/// Read from `fd` until `pattern` shows up; returns all that was read.
+fn read_until(fd: &mut File, pattern: &str) -> String {
+    let deadline = Instant::now() + TIMEOUT;
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains(pattern) {
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        assert!(
+            poll_readable(fd.as_raw_fd(), deadline),
+            "timed out waiting for {pattern:?}; got {text:?}"
+        );
+        let mut chunk = [0u8; 4096];
+        match fd.read(&mut chunk) {
+            Ok(0) => panic!("end of output before {pattern:?}; got {text:?}"),
+            Ok(n) => seen.extend_from_slice(&chunk[..n]),
+            Err(e) => panic!("read before {pattern:?}: {e}; got {text:?}"),
+        }
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+#[test]
+fn console_socket_receives_a_working_pty_master() {
+    let mut sb = Sandbox::new("console_socket");
+    sb.bundle
+        .set("/process/terminal", json!(true))
+        .args(&["sh"]);
+    let socket = sb.dir.join("console.sock");
+    let listener = UnixListener::bind(&socket).expect("bind console socket");
+    let id = sb.id.clone();
+    let socket_arg = socket.to_str().unwrap().to_string();
+    // The runtime sends the master during create; receive it concurrently
+    // so a runtime that waits for the receiver cannot deadlock the test.
+    let master = std::thread::scope(|s| {
+        let receiver = s.spawn(|| receive_pty_master(&listener));
+        sb.try_create(&id, &["--console-socket", &socket_arg])
+            .assert_ok();
+        receiver.join().expect("receive pty master")
+    });
+    let mut master = File::from(master);
+    sb.rt.ok(&["start", &id]);
+    // The typed line never contains "42"; only the shell's answer does.
+    master.write_all(b"tty; echo $((6*7)); exit 0\n").unwrap();
+    let seen = read_until(&mut master, "42\r\n");
+    // runc's answer: the process's terminal is the pty's slave.
+    assert!(
+        seen.contains("/dev/pts/0\r\n"),
+        "tty printed something else: {seen:?}"
+    );
+    let status = sb.reap_init(&id);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "wait status {status:#x}"
+    );
+}
+
+#[test]
+fn preserve_fds_passes_fd_3_into_the_container() {
+    let mut sb = Sandbox::new("preserve_fds");
+    sb.bundle.sh("echo through fd 3 >&3");
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let id = sb.id.clone();
+    sb.prepare(&id);
+    let bundle = sb.bundle.dir.to_str().unwrap().to_string();
+    let mut run = sb
+        .rt
+        .command(&["run", "--preserve-fds", "1", "--bundle", &bundle, &id]);
+    let fd = write_end.as_raw_fd();
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        run.cmd.pre_exec(move || {
+            // dup2 clears close-on-exec on the copy; if the pipe already is
+            // fd 3, clear it by hand.
+            let rc = if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, 3)
+            };
+            if rc < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = run.spawn().wait();
+    // Our copy of the write end must go, or the read below never ends.
+    drop(write_end);
+    out.assert_ok();
+    let mut reader = File::from(read_end);
+    assert!(poll_readable(reader.as_raw_fd(), Instant::now() + TIMEOUT));
+    let mut text = String::new();
+    reader.read_to_string(&mut text).unwrap();
+    assert_eq!(text, "through fd 3\n");
+}
