@@ -54,15 +54,14 @@ pub fn apply(spec: &LinuxCapabilities) -> Result<(), CapError> {
     let set = |name, which, value: &CapsHashSet| {
         caps::set(None, which, value).map_err(|source| CapError::Apply { set: name, source })
     };
-    // Effective must shrink before permitted can, and permitted must hold
-    // what inheritable and ambient name.
-    set(
-        "effective",
-        CapSet::Effective,
-        &effective.intersection(&permitted).copied().collect(),
-    )?;
-    set("permitted", CapSet::Permitted, &permitted)?;
+    // The kernel lets inheritable grow only within the old permitted set,
+    // so it goes first while permitted is still full; effective must shrink
+    // before permitted can; ambient needs its caps in permitted and
+    // inheritable both.
     set("inheritable", CapSet::Inheritable, &inheritable)?;
+    let kept: CapsHashSet = effective.intersection(&permitted).copied().collect();
+    set("effective", CapSet::Effective, &kept)?;
+    set("permitted", CapSet::Permitted, &permitted)?;
     set("effective", CapSet::Effective, &effective)?;
     set("ambient", CapSet::Ambient, &ambient)?;
     Ok(())

@@ -10,23 +10,23 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    #[error("process.cwd {path:?}: {source}")]
+    #[error("config.json: process.cwd: {path:?} in the container: {}", go_text(.source))]
     Cwd {
         path: PathBuf,
         source: std::io::Error,
     },
     // Engines look for "executable file not found" and "no such file or
     // directory" to report exit code 127, as runc words them.
-    #[error("process.args[0]: exec: {name:?}: executable file not found in $PATH")]
+    #[error("config.json: process.args[0]: exec: {name:?}: executable file not found in $PATH")]
     NotInPath { name: String },
-    #[error("process.args[0]: exec: {name:?}: stat {name}: {}", go_text(.source))]
+    #[error("config.json: process.args[0]: exec: {name:?}: stat {name}: {}", go_text(.source))]
     Stat {
         name: String,
         source: std::io::Error,
     },
-    #[error("process.args[0]: exec: {name:?}: permission denied")]
+    #[error("config.json: process.args[0]: exec: {name:?}: permission denied")]
     NotExecutable { name: String },
-    #[error("process.{what}: contains a NUL byte")]
+    #[error("config.json: process.{what}: contains a NUL byte")]
     Nul { what: &'static str },
     #[error("exec {path:?}: {source}")]
     Exec {
@@ -71,6 +71,11 @@ pub fn prepare(process: &Process, extra_env: &[String]) -> Result<Program, ExecE
     let args = process.args().clone().unwrap_or_default();
     let mut env = process.env().clone().unwrap_or_default();
     env.extend(extra_env.iter().cloned());
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        // As runc: HOME from the container's /etc/passwd, or "/".
+        let home = home_of(process.user().uid()).unwrap_or_else(|| "/".into());
+        env.push(format!("HOME={home}"));
+    }
     let path_var = env
         .iter()
         .rev()
@@ -82,6 +87,15 @@ pub fn prepare(process: &Process, extra_env: &[String]) -> Result<Program, ExecE
             .map_err(|_| ExecError::Nul { what: "args" })?,
         argv: cstrings(args.into_iter(), "args")?,
         envp: cstrings(env.into_iter(), "env")?,
+    })
+}
+
+/// The home directory of `uid` in the container's /etc/passwd.
+fn home_of(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() >= 6 && fields[2].parse() == Ok(uid)).then(|| fields[5].to_string())
     })
 }
 
@@ -146,12 +160,12 @@ mod tests {
         let e = resolve("no-such-program", "/bin").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "process.args[0]: exec: \"no-such-program\": executable file not found in $PATH"
+            "config.json: process.args[0]: exec: \"no-such-program\": executable file not found in $PATH"
         );
         let e = resolve("/no/such", "/bin").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "process.args[0]: exec: \"/no/such\": stat /no/such: no such file or directory"
+            "config.json: process.args[0]: exec: \"/no/such\": stat /no/such: no such file or directory"
         );
         let plain = std::env::temp_dir().join(format!("keel-exec-test-{}", std::process::id()));
         std::fs::write(&plain, "x").unwrap();

@@ -54,6 +54,14 @@ pub fn init(path: Option<&Path>, format: Format, debug: bool) -> std::io::Result
     Ok(())
 }
 
+/// Whether log lines go to stderr (no `--log` file). As in runc, an error
+/// then reaches stderr only as its log line; with a log file, stderr gets
+/// the bare message too, which is what podman and conmon show.
+pub fn logs_to_stderr() -> bool {
+    let guard = LOGGER.lock().unwrap_or_else(|e| e.into_inner());
+    guard.as_ref().is_none_or(|l| l.file.is_none())
+}
+
 pub fn log(level: Level, msg: &str) {
     let mut guard = LOGGER.lock().unwrap_or_else(|e| e.into_inner());
     let Some(logger) = guard.as_mut() else { return };
@@ -62,11 +70,9 @@ pub fn log(level: Level, msg: &str) {
     }
     let line = format_line(logger.format, level, msg, SystemTime::now());
     // A log that cannot be written must not turn into a second error.
-    // Without a log file, errors reach stderr as a plain line from main.
     let _ = match logger.file.as_mut() {
         Some(f) => f.write_all(line.as_bytes()),
-        None if level != Level::Error => std::io::stderr().write_all(line.as_bytes()),
-        None => Ok(()),
+        None => std::io::stderr().write_all(line.as_bytes()),
     };
 }
 

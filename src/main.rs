@@ -50,7 +50,9 @@ fn main() {
         Err(e) => {
             let msg = error_line(&e);
             logging::error(&msg);
-            eprintln!("{msg}");
+            if !logging::logs_to_stderr() {
+                eprintln!("{msg}");
+            }
             1
         }
     };

@@ -3,7 +3,12 @@
 use crate::state::{self, StateError};
 
 pub fn run(cli: &super::Cli, args: &super::DeleteArgs) -> anyhow::Result<()> {
-    let c = state::open(&cli.root, &args.id)?;
+    let c = match state::open(&cli.root, &args.id) {
+        // As runc: forcing the removal of what is not there is no error, so
+        // engines can clean up idempotently.
+        Err(StateError::NotFound(_)) if args.force => return Ok(()),
+        other => other?,
+    };
     match c.load() {
         Ok(st) => crate::lifecycle::destroy(c, &st, args.force)?,
         // A create that crashed before writing its state, or a damaged

@@ -13,6 +13,12 @@ pub fn resolve_rootfs(spec: &Spec, bundle: &Path) -> Result<PathBuf, Problem> {
         .root()
         .as_ref()
         .ok_or_else(|| Problem::new("root", "missing: the root filesystem path is required"))?;
+    if root.path().as_os_str().is_empty() {
+        return Err(Problem::new(
+            "root.path",
+            "missing: the root filesystem path is required",
+        ));
+    }
     let path = bundle.join(root.path());
     let canonical = path
         .canonicalize()

@@ -72,15 +72,18 @@ enum ParentMsg {
     HooksDone,
 }
 
-/// The state document hooks read on stdin (runtime.md "State").
+/// The state document hooks read on stdin (runtime.md "State"). A stopped
+/// container has no pid: the spec requires one only while it lives.
 pub fn hook_state(state: &crate::state::State, status: &str, pid: i32) -> String {
-    serde_json::json!({
+    let mut doc = serde_json::json!({
         "ociVersion": crate::OCI_VERSION,
         "id": state.id,
         "status": status,
-        "pid": pid,
         "bundle": state.bundle,
         "annotations": state.annotations,
-    })
-    .to_string()
+    });
+    if status != "stopped" {
+        doc["pid"] = pid.into();
+    }
+    doc.to_string()
 }
