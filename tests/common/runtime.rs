@@ -77,6 +77,22 @@ impl Runtime {
         }
     }
 
+    /// Like `command`, but `/bin/sh -c SCRIPT` starts the runtime: the
+    /// script finds the runtime's command line in "$@" and must exec it.
+    /// For environment only that shell knows, such as its own pid.
+    pub fn command_via_sh(&self, script: &str, args: &[&str]) -> RuntimeCommand {
+        let mut call = self.command(args);
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c").arg(script).arg("sh");
+        cmd.arg(&self.bin).arg("--root").arg(&self.root).args(args);
+        cmd.stdin(Stdio::null());
+        cmd.stdout(fs::File::create(&call.stdout).expect("create stdout file"));
+        cmd.stderr(fs::File::create(&call.stderr).expect("create stderr file"));
+        call.desc = format!("sh -c {script:?} sh {}", call.desc);
+        call.cmd = cmd;
+        call
+    }
+
     /// Start `args` without waiting for it (e.g. a foreground `run`).
     pub fn spawn(&self, args: &[&str]) -> Spawned {
         self.command(args).spawn()
