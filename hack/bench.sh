@@ -2,7 +2,7 @@
 # Time a foreground `run` of a container of /bin/true: keel against runc,
 # and crun where it can run on this host.
 #
-#   sudo hack/bench.sh [RUNS_PER_ROUND [ROUNDS]]     (defaults: 10 and 5)
+#   hack/bench.sh [RUNS_PER_ROUND [ROUNDS]]     (defaults: 10 and 5)
 #
 # The runtimes take turns round by round (keel and runc share one hyperfine
 # call per round, crun has its own), so a slow phase of the machine hits all

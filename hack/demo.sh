@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build keel and run a busybox container that prints "hello from keel".
 #
-#   sudo hack/demo.sh
+#   hack/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -2,7 +2,7 @@
 # keel's one test command: install what the tests need, build, run every
 # test (unit and integration, as root), then prove nothing was left behind.
 #
-#   sudo hack/test.sh [extra cargo test arguments, e.g. a test name filter]
+#   hack/test.sh [extra cargo test arguments, e.g. a test name filter]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
