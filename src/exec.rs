@@ -15,6 +15,8 @@ pub enum ExecError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("config.json: process.cwd: {path:?} leads outside the container's root filesystem")]
+    CwdOutside { path: PathBuf },
     // Engines look for "executable file not found" and "no such file or
     // directory" to report exit code 127, as runc words them.
     #[error("config.json: process.args[0]: exec: {name:?}: executable file not found in $PATH")]
@@ -68,6 +70,7 @@ pub fn prepare(process: &Process, extra_env: &[String]) -> Result<Program, ExecE
         path: cwd.clone(),
         source,
     })?;
+    check_cwd_inside(cwd)?;
     let args = process.args().clone().unwrap_or_default();
     let mut env = process.env().clone().unwrap_or_default();
     env.extend(extra_env.iter().cloned());
@@ -88,6 +91,18 @@ pub fn prepare(process: &Process, extra_env: &[String]) -> Result<Program, ExecE
         argv: cstrings(args.into_iter(), "args")?,
         envp: cstrings(env.into_iter(), "env")?,
     })
+}
+
+/// A cwd such as /proc/self/fd/N can lead through an fd inherited from the
+/// caller to a directory outside the container (CVE-2024-21626). Such a
+/// directory cannot be reached from our root, and getcwd says so.
+fn check_cwd_inside(cwd: &Path) -> Result<(), ExecError> {
+    match std::env::current_dir() {
+        Ok(dir) if dir.is_absolute() => Ok(()),
+        _ => Err(ExecError::CwdOutside {
+            path: cwd.to_path_buf(),
+        }),
+    }
 }
 
 /// The home directory of `uid` in the container's /etc/passwd.
