@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod console;
 mod exec;
+mod foreground;
 mod hooks;
 mod identity;
 mod lifecycle;

@@ -4,13 +4,11 @@
 
 use super::channel::{ChannelError, Receiver, Sender};
 use super::parent::CreateOptions;
+use super::settings::{self, SettingsError};
 use super::{fifo, hook_state, InitMsg, ParentMsg};
-use crate::capabilities::{self, CapError};
 use crate::console::{self, ConsoleError};
 use crate::hooks::{self, HookError, HookKind};
-use crate::identity::{self, IdentityError};
 use crate::namespaces::{self, NamespaceError, Plan};
-use crate::rlimits::{self, RlimitError};
 use crate::rootfs::{self, RootfsError};
 use crate::{exec, sysctl};
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
@@ -40,11 +38,7 @@ enum InitError {
     #[error(transparent)]
     Hook(#[from] HookError),
     #[error(transparent)]
-    Caps(#[from] CapError),
-    #[error(transparent)]
-    Identity(#[from] IdentityError),
-    #[error(transparent)]
-    Rlimit(#[from] RlimitError),
+    Settings(#[from] SettingsError),
     #[error(transparent)]
     Exec(#[from] exec::ExecError),
     #[error(transparent)]
@@ -119,16 +113,16 @@ fn setup(ctx: &InitContext) -> Result<Ready, InitError> {
     rootfs::pivot(spec, &opts.bundle.rootfs, opts.no_pivot)?;
     nix::unistd::setsid().map_err(|e| sys("setsid")(e.into()))?;
     if let Some(socket) = console {
-        setup_terminal(socket, process)?;
+        settings::terminal(socket, process, true)?;
     }
     configure_namespaces(spec)?;
     rootfs::finalize(spec)?;
     join_session_keyring(opts)?;
-    apply_process_limits(process)?;
-    switch_user(process)?;
+    settings::apply_limits(process)?;
+    settings::switch_user(process)?;
     let program = exec::prepare(process, &opts.extra_env)?;
-    apply_no_new_privs(process)?;
-    pass_fds(opts.preserve_fds)?;
+    settings::no_new_privs(process)?;
+    settings::pass_fds(opts.preserve_fds)?;
     Ok(Ready { fifo, program })
 }
 
@@ -137,25 +131,13 @@ fn setup(ctx: &InitContext) -> Result<Ready, InitError> {
 /// effect is noticed at the next message: the channel reads end-of-file.
 /// getppid() cannot tell: in a new pid namespace it is always 0.)
 fn guard_parent() -> Result<(), InitError> {
-    unblock_signals();
+    settings::unblock_signals();
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .map_err(|e| sys("set pdeathsig")(e.into()))?;
     // Not dumpable until exec, so the container cannot ptrace or open
     // /proc/<init>/ files of a process still holding keel's state.
     nix::sys::prctl::set_dumpable(false).map_err(|e| sys("set dumpable")(e.into()))?;
     Ok(())
-}
-
-/// `run` blocks signals to forward them; the container starts with none
-/// blocked and default dispositions (Rust ignores SIGPIPE, which exec keeps).
-fn unblock_signals() {
-    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    let _ = SigSet::empty().thread_set_mask();
-    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
-        // SAFETY: installing SIG_DFL is always sound.
-        let _ = unsafe { sigaction(sig, &default) };
-    }
 }
 
 fn join_namespaces(plan: &Plan) -> Result<(), InitError> {
@@ -211,18 +193,6 @@ fn run_container_hook(
     Ok(())
 }
 
-fn setup_terminal(socket: OwnedFd, process: &Process) -> Result<(), InitError> {
-    let size = process
-        .console_size()
-        .as_ref()
-        .map(|b| (b.height() as u16, b.width() as u16));
-    let pty = console::setup_pty(size)?;
-    console::bind_console(&pty.slave_path)?;
-    console::make_controlling(&pty.slave)?;
-    console::send_master(&socket, &pty.master, &pty.slave_path.to_string_lossy())?;
-    Ok(())
-}
-
 /// uts names, sysctls and the loopback link of a new network namespace.
 fn configure_namespaces(spec: &Spec) -> Result<(), InitError> {
     if let Some(name) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
@@ -261,49 +231,6 @@ fn join_session_keyring(opts: &CreateOptions) -> Result<(), InitError> {
         }
     }
     Ok(())
-}
-
-fn apply_process_limits(process: &Process) -> Result<(), InitError> {
-    if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(sys("process.oomScoreAdj: write /proc/self/oom_score_adj"))?;
-    }
-    if let Some(list) = process.rlimits() {
-        rlimits::apply(list)?;
-    }
-    Ok(())
-}
-
-/// Bounding set while we still hold CAP_SETPCAP, then the ids, then the
-/// other sets. Without process.capabilities the sets are left as they are.
-fn switch_user(process: &Process) -> Result<(), InitError> {
-    let caps = process.capabilities().as_ref();
-    if let Some(caps) = caps {
-        capabilities::drop_bounding(caps)?;
-    }
-    identity::switch(process.user())?;
-    identity::apply_umask(process.user());
-    if let Some(caps) = caps {
-        capabilities::apply(caps)?;
-    }
-    Ok(())
-}
-
-fn apply_no_new_privs(process: &Process) -> Result<(), InitError> {
-    if process.no_new_privileges().unwrap_or(false) {
-        nix::sys::prctl::set_no_new_privs()
-            .map_err(|e| sys("process.noNewPrivileges")(e.into()))?;
-    }
-    Ok(())
-}
-
-/// fds 3..3+N stay open across exec; every other fd of ours closes at exec.
-fn pass_fds(count: u32) -> Result<(), InitError> {
-    for fd in 3..3 + count as i32 {
-        // SAFETY: clearing FD_CLOEXEC on an fd the caller handed us.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-    }
-    crate::syscall::cloexec_from(3 + count).map_err(sys("mark keel's fds close-on-exec"))
 }
 
 /// After `Created`: wait for `start`, run startContainer hooks, exec.

@@ -47,6 +47,7 @@ mod channel;
 pub mod fifo;
 mod init;
 mod parent;
+mod settings;
 
 pub use parent::{create, run_poststop, CreateOptions, Created};
 

@@ -1,0 +1,105 @@
+//! Settings of the process keel finally execs, shared by the container's
+//! init (`create`) and by processes joining a container (`exec`).
+
+use crate::capabilities::{self, CapError};
+use crate::console::{self, ConsoleError};
+use crate::identity::{self, IdentityError};
+use crate::rlimits::{self, RlimitError};
+use oci_spec::runtime::Process;
+use std::os::fd::OwnedFd;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    Console(#[from] ConsoleError),
+    #[error(transparent)]
+    Caps(#[from] CapError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Rlimit(#[from] RlimitError),
+    #[error("{what}: {source}")]
+    Sys {
+        what: &'static str,
+        source: std::io::Error,
+    },
+}
+
+fn sys(what: &'static str) -> impl FnOnce(std::io::Error) -> SettingsError {
+    move |source| SettingsError::Sys { what, source }
+}
+
+/// `run` blocks signals to forward them; the container starts with none
+/// blocked and default dispositions (Rust ignores SIGPIPE, which exec keeps).
+pub fn unblock_signals() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let _ = SigSet::empty().thread_set_mask();
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
+        // SAFETY: installing SIG_DFL is always sound.
+        let _ = unsafe { sigaction(sig, &default) };
+    }
+}
+
+/// A pty whose slave becomes our controlling terminal and stdio, and whose
+/// master goes to `socket`. The init also binds the slave on /dev/console.
+pub fn terminal(
+    socket: OwnedFd,
+    process: &Process,
+    bind_console: bool,
+) -> Result<(), SettingsError> {
+    let size = process
+        .console_size()
+        .as_ref()
+        .map(|b| (b.height() as u16, b.width() as u16));
+    let pty = console::setup_pty(size)?;
+    if bind_console {
+        console::bind_console(&pty.slave_path)?;
+    }
+    console::make_controlling(&pty.slave)?;
+    console::send_master(&socket, &pty.master, &pty.slave_path.to_string_lossy())?;
+    Ok(())
+}
+
+pub fn apply_limits(process: &Process) -> Result<(), SettingsError> {
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(sys("process.oomScoreAdj: write /proc/self/oom_score_adj"))?;
+    }
+    if let Some(list) = process.rlimits() {
+        rlimits::apply(list)?;
+    }
+    Ok(())
+}
+
+/// Bounding set while we still hold CAP_SETPCAP, then the ids, then the
+/// other sets. Without process.capabilities the sets are left as they are.
+pub fn switch_user(process: &Process) -> Result<(), SettingsError> {
+    let caps = process.capabilities().as_ref();
+    if let Some(caps) = caps {
+        capabilities::drop_bounding(caps)?;
+    }
+    identity::switch(process.user())?;
+    identity::apply_umask(process.user());
+    if let Some(caps) = caps {
+        capabilities::apply(caps)?;
+    }
+    Ok(())
+}
+
+pub fn no_new_privs(process: &Process) -> Result<(), SettingsError> {
+    if process.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs()
+            .map_err(|e| sys("process.noNewPrivileges")(e.into()))?;
+    }
+    Ok(())
+}
+
+/// fds 3..3+N stay open across exec; every other fd of ours closes at exec.
+pub fn pass_fds(count: u32) -> Result<(), SettingsError> {
+    for fd in 3..3 + count as i32 {
+        // SAFETY: clearing FD_CLOEXEC on an fd the caller handed us.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    }
+    crate::syscall::cloexec_from(3 + count).map_err(sys("mark keel's fds close-on-exec"))
+}
