@@ -10,25 +10,25 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    #[error("config.json: process.cwd: {path:?} in the container: {}", go_text(.source))]
+    #[error("process.cwd: {path:?} in the container: {}", go_text(.source))]
     Cwd {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("config.json: process.cwd: {path:?} leads outside the container's root filesystem")]
+    #[error("process.cwd: {path:?} leads outside the container's root filesystem")]
     CwdOutside { path: PathBuf },
     // Engines look for "executable file not found" and "no such file or
     // directory" to report exit code 127, as runc words them.
-    #[error("config.json: process.args[0]: exec: {name:?}: executable file not found in $PATH")]
+    #[error("process.args[0]: exec: {name:?}: executable file not found in $PATH")]
     NotInPath { name: String },
-    #[error("config.json: process.args[0]: exec: {name:?}: stat {name}: {}", go_text(.source))]
+    #[error("process.args[0]: exec: {name:?}: stat {name}: {}", go_text(.source))]
     Stat {
         name: String,
         source: std::io::Error,
     },
-    #[error("config.json: process.args[0]: exec: {name:?}: permission denied")]
+    #[error("process.args[0]: exec: {name:?}: permission denied")]
     NotExecutable { name: String },
-    #[error("config.json: process.{what}: contains a NUL byte")]
+    #[error("process.{what}: contains a NUL byte")]
     Nul { what: &'static str },
     #[error("exec {path:?}: {source}")]
     Exec {
@@ -175,12 +175,12 @@ mod tests {
         let e = resolve("no-such-program", "/bin").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "config.json: process.args[0]: exec: \"no-such-program\": executable file not found in $PATH"
+            "process.args[0]: exec: \"no-such-program\": executable file not found in $PATH"
         );
         let e = resolve("/no/such", "/bin").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "config.json: process.args[0]: exec: \"/no/such\": stat /no/such: no such file or directory"
+            "process.args[0]: exec: \"/no/such\": stat /no/such: no such file or directory"
         );
         let plain = std::env::temp_dir().join(format!("keel-exec-test-{}", std::process::id()));
         std::fs::write(&plain, "x").unwrap();

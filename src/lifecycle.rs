@@ -125,6 +125,24 @@ fn signal_pid_namespace(st: &State, signal: i32) {
     }
 }
 
+/// Wait until the init has exited or is past the point of running code.
+/// The pidfd reports a full exit; an init held in the kernel's exit path by
+/// unreaped processes of its namespace never gets there, and nothing
+/// signals "exiting", so that is re-checked at each short poll timeout.
+fn wait_until_gone(st: &State, pidfd: &OwnedFd) -> Result<(), LifecycleError> {
+    const RECHECK_MS: i32 = 10;
+    loop {
+        let exited =
+            syscall::pidfd_wait(pidfd, RECHECK_MS).map_err(|source| LifecycleError::Wait {
+                pid: st.pid,
+                source,
+            })?;
+        if exited || !st.init_alive() {
+            return Ok(());
+        }
+    }
+}
+
 /// Delete: refuse a live container unless forced; otherwise kill it, wait
 /// until it is gone, run poststop hooks, and remove the state.
 pub fn destroy(c: Container, st: &State, force: bool) -> Result<(), LifecycleError> {
@@ -141,10 +159,7 @@ pub fn destroy(c: Container, st: &State, force: bool) -> Result<(), LifecycleErr
             // shared pid namespace only the init is known to be ours until
             // cgroups list the container's processes.
             let _ = syscall::pidfd_send_signal(&pidfd, libc::SIGKILL);
-            syscall::pidfd_wait(&pidfd, -1).map_err(|source| LifecycleError::Wait {
-                pid: st.pid,
-                source,
-            })?;
+            wait_until_gone(st, &pidfd)?;
         }
     }
     c.remove()?;

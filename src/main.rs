@@ -86,6 +86,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Kill(a) => cli::kill::run(cli, a).map(|()| 0),
         Command::Delete(a) => cli::delete::run(cli, a).map(|()| 0),
         Command::List(a) => cli::list::run(cli, a).map(|()| 0),
+        Command::Exec(a) => cli::exec::run(cli, a),
         Command::Spec(a) => cli::spec::run(a, cli.rootless.as_deref() == Some("true")).map(|()| 0),
     }
 }

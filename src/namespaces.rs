@@ -3,19 +3,21 @@
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType, Spec};
 use std::fs::File;
 use std::os::fd::AsFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NamespaceError {
-    #[error("linux.namespaces[{index}]: open {path:?}: {source}")]
+    #[error("clone the container's first process: {source}")]
+    Clone { source: std::io::Error },
+    #[error("{label}: open {path:?}: {source}")]
     Open {
-        index: usize,
+        label: String,
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("linux.namespaces[{index}]: join {kind} namespace {path:?}: {source}")]
+    #[error("{label}: join {kind} namespace {path:?}: {source}")]
     Join {
-        index: usize,
+        label: String,
         kind: &'static str,
         path: PathBuf,
         source: nix::Error,
@@ -25,7 +27,9 @@ pub enum NamespaceError {
 /// One namespace to join: already opened, so a path that vanishes later or a
 /// mount over it cannot change which namespace we enter.
 pub struct Join {
-    pub index: usize,
+    /// Where it came from, for errors: `linux.namespaces[2]`, or the
+    /// running container for `exec`.
+    pub label: String,
     pub kind: LinuxNamespaceType,
     pub path: PathBuf,
     pub file: File,
@@ -92,31 +96,103 @@ pub fn plan(spec: &Spec) -> Result<Plan, NamespaceError> {
         match ns.path() {
             None => plan.clone_flags |= clone_flag(ns.typ()),
             Some(path) => {
-                let file = File::open(path).map_err(|source| NamespaceError::Open {
-                    index,
-                    path: path.clone(),
-                    source,
-                })?;
-                plan.joins.push(Join {
-                    index,
-                    kind: ns.typ(),
-                    path: path.clone(),
-                    file,
-                });
+                let label = format!("linux.namespaces[{index}]");
+                plan.joins.push(open_join(label, ns.typ(), path)?);
             }
         }
     }
     Ok(plan)
 }
 
+fn open_join(label: String, kind: LinuxNamespaceType, path: &Path) -> Result<Join, NamespaceError> {
+    let file = File::open(path).map_err(|source| NamespaceError::Open {
+        label: label.clone(),
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(Join {
+        label,
+        kind,
+        path: path.to_path_buf(),
+        file,
+    })
+}
+
+/// The namespaces of a running process that differ from ours, in the order
+/// a joining process enters them: the mount namespace last, because it
+/// changes the root that later paths would resolve in.
+pub fn of_process(pid: i32) -> Result<Vec<Join>, NamespaceError> {
+    use std::os::unix::fs::MetadataExt;
+    const ORDER: [(LinuxNamespaceType, &str); 6] = [
+        (LinuxNamespaceType::Pid, "pid"),
+        (LinuxNamespaceType::Ipc, "ipc"),
+        (LinuxNamespaceType::Uts, "uts"),
+        (LinuxNamespaceType::Network, "net"),
+        (LinuxNamespaceType::Cgroup, "cgroup"),
+        (LinuxNamespaceType::Mount, "mnt"),
+    ];
+    let mut joins = Vec::new();
+    for (kind, file) in ORDER {
+        let path = PathBuf::from(format!("/proc/{pid}/ns/{file}"));
+        let label = format!("the container's {} namespace", name(kind));
+        let join = open_join(label, kind, &path)?;
+        let theirs = join.file.metadata().map(|m| (m.dev(), m.ino())).ok();
+        let ours = std::fs::metadata(format!("/proc/self/ns/{file}"))
+            .map(|m| (m.dev(), m.ino()))
+            .ok();
+        if theirs != ours {
+            joins.push(join);
+        }
+    }
+    Ok(joins)
+}
+
 /// setns into `join`. A pid namespace is joined by the parent before the
-/// clone (it only applies to children); everything else by the init itself.
+/// clone (it only applies to children); everything else by the child.
 pub fn enter(join: &Join) -> Result<(), NamespaceError> {
     let flags = nix::sched::CloneFlags::from_bits_truncate(clone_flag(join.kind));
     nix::sched::setns(join.file.as_fd(), flags).map_err(|source| NamespaceError::Join {
-        index: join.index,
+        label: join.label.clone(),
         kind: name(join.kind),
         path: join.path.clone(),
         source,
     })
+}
+
+/// Fork a child (with `flags` for new namespaces) that runs `child`, which
+/// is expected to exec or exit; it never returns into keel. A pid namespace among `joins` is entered for the clone
+/// only, since setns(CLONE_NEWPID) applies to children; keel itself stays
+/// where it was.
+pub fn fork_into(
+    joins: &[Join],
+    flags: libc::c_int,
+    child: impl FnOnce(),
+) -> Result<i32, NamespaceError> {
+    let restore = |label: &str, source: std::io::Error| NamespaceError::Open {
+        label: label.to_string(),
+        path: "/proc/self/ns/pid".into(),
+        source,
+    };
+    let own = match joins.iter().find(|j| j.kind == LinuxNamespaceType::Pid) {
+        Some(join) => {
+            let own = File::open("/proc/self/ns/pid")
+                .map_err(|e| restore("keel's own pid namespace", e))?;
+            enter(join)?;
+            Some(own)
+        }
+        None => None,
+    };
+    // SAFETY: keel is single-threaded; the child runs `child`, which ends in
+    // exec or _exit.
+    let pid = unsafe { crate::syscall::clone_fork(flags) };
+    if let Ok(0) = pid {
+        child();
+        // SAFETY: a forked child must not return into the parent's code.
+        unsafe { libc::_exit(1) };
+    }
+    if let Some(own) = own {
+        nix::sched::setns(own.as_fd(), nix::sched::CloneFlags::CLONE_NEWPID)
+            .map_err(|e| restore("return to keel's own pid namespace", e.into()))?;
+    }
+    pid.map_err(|source| NamespaceError::Clone { source })
 }

@@ -70,6 +70,10 @@ pub struct State {
     pub hooks: Option<Hooks>,
     /// Whether the container has its own pid namespace (kill --all).
     pub own_pid_ns: bool,
+    /// The config's process: what `exec` starts from when it is given no
+    /// process document.
+    #[serde(default)]
+    pub process: Option<oci_spec::runtime::Process>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,16 +226,23 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StateError> {
 
 /// The init's start time from /proc/PID/stat, and whether it is a zombie.
 pub fn proc_start_time(pid: i32) -> Option<(u64, bool)> {
+    const PF_EXITING: u64 = 0x4;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: parse after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split(' ').collect();
     let zombie = fields.first() == Some(&"Z") || fields.first() == Some(&"X");
-    Some((fields.get(19)?.parse().ok()?, zombie))
+    // A pid namespace's init that was killed stays in the kernel's exit path
+    // until every other process of its namespace is reaped, which may be
+    // never (their parent may be outside and busy, or a pid 1 that does not
+    // reap). It runs no more code: count it as gone.
+    let exiting = fields.get(6)?.parse::<u64>().ok()? & PF_EXITING != 0;
+    Some((fields.get(19)?.parse().ok()?, zombie || exiting))
 }
 
 impl State {
-    /// Whether the recorded init is still alive (not a zombie, not reused).
+    /// Whether the recorded init is still alive (not exiting, not a zombie,
+    /// not reused).
     pub fn init_alive(&self) -> bool {
         if self.pid <= 0 {
             return false;
@@ -289,6 +300,7 @@ mod tests {
             annotations: HashMap::new(),
             hooks: None,
             own_pid_ns: false,
+            process: None,
         };
         assert!(st.init_alive());
         let reused = State {

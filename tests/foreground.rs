@@ -4,14 +4,12 @@
 
 mod common;
 
-use common::sys::poll_readable;
-use common::{Sandbox, Spawned, TIMEOUT};
+use common::tty::read_until;
+use common::{Sandbox, Spawned};
 use serde_json::json;
 use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::io::Write;
 use std::process::Stdio;
-use std::time::Instant;
 
 /// Send `signal` to the foreground `keel run` process itself, as a shell's
 /// job control or a supervisor would.
@@ -50,26 +48,6 @@ fn run_forwards_signals_it_receives_to_the_container() {
         Some(7),
         "run did not exit with the trap's code: {out}"
     );
-}
-
-/// Read `master` until `pattern` shows up; returns all that was read.
-fn read_until(master: &mut File, pattern: &str) -> String {
-    let deadline = Instant::now() + TIMEOUT;
-    let mut seen = Vec::new();
-    while !String::from_utf8_lossy(&seen).contains(pattern) {
-        let text = String::from_utf8_lossy(&seen).into_owned();
-        assert!(
-            poll_readable(master.as_raw_fd(), deadline),
-            "timed out waiting for {pattern:?}; got {text:?}"
-        );
-        let mut chunk = [0u8; 4096];
-        match master.read(&mut chunk) {
-            Ok(0) => panic!("end of output before {pattern:?}; got {text:?}"),
-            Ok(n) => seen.extend_from_slice(&chunk[..n]),
-            Err(e) => panic!("read before {pattern:?}: {e}; got {text:?}"),
-        }
-    }
-    String::from_utf8_lossy(&seen).into_owned()
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 pub mod create;
 pub mod delete;
+pub mod exec;
 pub mod kill;
 pub mod list;
 pub mod run;
@@ -65,6 +66,8 @@ pub enum Command {
     List(ListArgs),
     /// Write a default config.json into a bundle.
     Spec(SpecArgs),
+    /// Run a new process inside a running container.
+    Exec(ExecArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -110,6 +113,63 @@ pub struct RunArgs {
     /// Accepted for runc compatibility.
     #[arg(long = "no-subreaper", hide = true)]
     pub no_subreaper: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExecArgs {
+    /// The container ID.
+    pub id: String,
+    /// The command and its arguments (unless --process gives them).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+    /// A process JSON document (runtime-spec `process`) to run.
+    #[arg(short = 'p', long)]
+    pub process: Option<PathBuf>,
+    /// Unix socket to receive the pty master when --tty is given.
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Working directory in the container.
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Set an environment variable (KEY=VALUE), repeatable.
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Allocate a pseudo-terminal.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// uid[:gid] to run as.
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// An additional group id, repeatable.
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability (e.g. CAP_NET_ADMIN), repeatable.
+    #[arg(short = 'c', long = "cap")]
+    pub cap: Vec<String>,
+    /// Set no_new_privs for the process.
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// AppArmor profile for the process.
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// SELinux label for the process.
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// Return once the process has started.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// File to write the process's pid to.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Pass this many fds (from fd 3 on) to the process.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Sub-cgroup to join (cgroup v2, or controller:path on v1).
+    #[arg(long)]
+    pub cgroup: Vec<String>,
+    /// Allow exec in a paused container.
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -39,7 +39,8 @@ enum InitError {
     Hook(#[from] HookError),
     #[error(transparent)]
     Settings(#[from] SettingsError),
-    #[error(transparent)]
+    // The process settings come from config.json here (exec has its own).
+    #[error("config.json: {0}")]
     Exec(#[from] exec::ExecError),
     #[error(transparent)]
     Sysctl(#[from] sysctl::SysctlError),

@@ -46,6 +46,7 @@
 mod channel;
 pub mod fifo;
 mod init;
+pub mod join;
 mod parent;
 mod settings;
 

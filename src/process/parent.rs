@@ -8,9 +8,7 @@ use crate::config::Bundle;
 use crate::hooks::{self, HookKind};
 use crate::namespaces::{self, NamespaceError, Plan};
 use crate::state::{self, Container, State, StateError};
-use crate::syscall;
 use oci_spec::runtime::LinuxNamespaceType;
-use std::os::fd::AsFd;
 use std::path::Path;
 
 pub struct CreateOptions<'a> {
@@ -51,8 +49,6 @@ pub enum CreateError {
         path: std::path::PathBuf,
         source: nix::Error,
     },
-    #[error("clone container init: {0}")]
-    Clone(std::io::Error),
     #[error("container init: {0}")]
     Init(String),
     #[error("container init: {0}")]
@@ -195,6 +191,7 @@ fn initial_state(opts: &CreateOptions) -> State {
         annotations: spec.annotations().clone().unwrap_or_default(),
         hooks: spec.hooks().clone(),
         own_pid_ns: namespaces::creates(spec, LinuxNamespaceType::Pid),
+        process: spec.process().clone(),
     }
 }
 
@@ -225,28 +222,11 @@ fn make_fifo(path: &Path) -> Result<(), CreateError> {
 /// is entered by the parent just for the clone, because setns(CLONE_NEWPID)
 /// only applies to children.
 fn spawn_init(plan: &Plan, ctx: InitContext, close: &[Option<i32>]) -> Result<i32, CreateError> {
-    let pid_join = plan
-        .joins
-        .iter()
-        .find(|j| j.kind == LinuxNamespaceType::Pid);
-    let own_pid_ns = match pid_join {
-        Some(join) => {
-            let own = std::fs::File::open("/proc/self/ns/pid").map_err(CreateError::Clone)?;
-            namespaces::enter(join)?;
-            Some(own)
-        }
-        None => None,
-    };
-    // SAFETY: keel is single-threaded; the child only runs init::main and exits.
-    let pid = unsafe { syscall::clone_fork(plan.clone_flags) }.map_err(CreateError::Clone);
-    if let Ok(0) = pid {
-        init::main(ctx, close);
-    }
-    if let Some(own) = own_pid_ns {
-        nix::sched::setns(own.as_fd(), nix::sched::CloneFlags::CLONE_NEWPID)
-            .map_err(|e| CreateError::Clone(e.into()))?;
-    }
-    pid
+    Ok(namespaces::fork_into(
+        &plan.joins,
+        plan.clone_flags,
+        || init::main(ctx, close),
+    )?)
 }
 
 /// The parent's half of the protocol in the module diagram.

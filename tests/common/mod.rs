@@ -16,6 +16,7 @@ pub mod bundle;
 pub mod runtime;
 pub mod sandbox;
 pub mod sys;
+pub mod tty;
 
 pub use bundle::Bundle;
 pub use runtime::{Output, Runtime, Spawned};

@@ -35,6 +35,8 @@ pub struct Sandbox {
     /// The id of the test's (first) container.
     pub id: String,
     tracked: RefCell<Vec<Tracked>>,
+    /// Processes the runtime left to us as their subreaper (detached exec).
+    adopted: RefCell<Vec<PidFd>>,
 }
 
 /// A container id this sandbox handed to the runtime, and its init if known.
@@ -76,7 +78,9 @@ impl Sandbox {
         let mut bundle = Bundle::new(&dir.join("bundle"));
         bundle.bind(&shared, SHARED, &["rw"]);
         let tracked = RefCell::new(Vec::new());
+        let adopted = RefCell::new(Vec::new());
         Sandbox {
+            adopted,
             id: name.clone(),
             name,
             dir,
@@ -84,6 +88,16 @@ impl Sandbox {
             bundle,
             shared,
             tracked,
+        }
+    }
+
+    /// Take on `pid`, a process a detached `exec` left to us (we are the
+    /// subreaper). Cleanup reaps it right after `delete --force`: a pid
+    /// namespace's init cannot finish exiting while one of its processes is
+    /// an unreaped zombie, so waiting for the init first would deadlock.
+    pub fn adopt(&self, pid: i32) {
+        if let Some(fd) = PidFd::open(pid) {
+            self.adopted.borrow_mut().push(fd);
         }
     }
 
@@ -287,6 +301,11 @@ impl Sandbox {
         };
         if let Err(msg) = self.quiet(&["delete", "--force", &t.id]) {
             problems.push(msg);
+        }
+        for adopted in self.adopted.borrow_mut().drain(..) {
+            if adopted.wait_exit(TIMEOUT) && sys::is_our_child(adopted.pid) {
+                sys::reap(adopted.pid);
+            }
         }
         let reaped = t.reaped && late_init.is_none();
         if let Some(init) = t.init.as_ref().or(late_init.as_ref()) {

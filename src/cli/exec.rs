@@ -1,0 +1,181 @@
+//! `keel exec`: run a new process in a running container.
+
+use crate::process::join::{self, ExecOptions};
+use crate::state::{self, Status};
+use crate::{console, foreground};
+use anyhow::{bail, Context};
+use oci_spec::runtime::{Capability, Process};
+use std::os::fd::AsRawFd;
+
+pub fn run(cli: &super::Cli, args: &super::ExecArgs) -> anyhow::Result<i32> {
+    let c = state::open(&cli.root, &args.id)?;
+    let st = c.load()?;
+    match st.status(&c.dir) {
+        Status::Running | Status::Created => {}
+        Status::Stopped => bail!("cannot exec in a stopped container"),
+        Status::Creating => bail!("cannot exec in a container that is still being created"),
+    }
+    let process = build_process(args, st.process.as_ref())?;
+    let tty = process.terminal().unwrap_or(false);
+    if tty && args.detach && args.console_socket.is_none() {
+        bail!("--console-socket is required for a detached exec with a terminal");
+    }
+    // The container is not changed by exec; the lock only guards the check.
+    drop(c);
+    let relay = tty && args.console_socket.is_none();
+    if !args.detach {
+        foreground::prepare()?;
+    }
+    let pair = if relay {
+        Some(foreground::socketpair()?)
+    } else {
+        None
+    };
+    let opts = ExecOptions {
+        init_pid: st.pid,
+        process: &process,
+        console_socket: args.console_socket.as_deref(),
+        console_fd: pair.as_ref().map(|(_, theirs)| theirs.as_raw_fd()),
+        preserve_fds: args.preserve_fds,
+        pid_file: args.pid_file.as_deref(),
+    };
+    let pid = join::spawn(&opts)?;
+    if args.detach {
+        return Ok(0);
+    }
+    let master = match &pair {
+        Some((ours, _)) => Some(console::recv_master(ours)?),
+        None => None,
+    };
+    drop(pair);
+    foreground::wait_for_exit(pid, master)
+}
+
+/// The process document, or the container's own process with runc's
+/// command-line overrides.
+fn build_process(args: &super::ExecArgs, base: Option<&Process>) -> anyhow::Result<Process> {
+    if args.apparmor.is_some() || args.process_label.is_some() {
+        bail!("--apparmor and --process-label: LSM labels are not supported by keel yet");
+    }
+    let mut p = match &args.process {
+        Some(path) => read_process(path)?,
+        None => from_flags(args, base.cloned().unwrap_or_default())?,
+    };
+    if args.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+        bail!("exec: no command given (expected COMMAND after the id, or --process)");
+    }
+    if !p.cwd().is_absolute() {
+        bail!(
+            "exec: process.cwd must be an absolute path, got {:?}",
+            p.cwd()
+        );
+    }
+    if p.apparmor_profile().is_some() || p.selinux_label().is_some() {
+        bail!(
+            "exec: process.apparmorProfile/selinuxLabel: LSM labels are not supported by keel yet"
+        );
+    }
+    Ok(p)
+}
+
+/// A process JSON file, with errors naming the file and the JSON path.
+fn read_process(path: &std::path::Path) -> anyhow::Result<Process> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("--process {}", path.display()))?;
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let inner = e.inner().to_string();
+        let inner = inner
+            .split(" at line ")
+            .next()
+            .unwrap_or(&inner)
+            .to_string();
+        anyhow::anyhow!("{}: {}: {inner}", path.display(), e.path())
+    })
+}
+
+fn from_flags(args: &super::ExecArgs, mut p: Process) -> anyhow::Result<Process> {
+    p.set_args(Some(args.command.clone()));
+    p.set_terminal(Some(args.tty));
+    if let Some(cwd) = &args.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    let mut env = p.env().clone().unwrap_or_default();
+    env.extend(args.env.iter().cloned());
+    p.set_env(Some(env));
+    let mut user = p.user().clone();
+    if let Some(spec) = &args.user {
+        let (uid, gid) = parse_user(spec)?;
+        user.set_uid(uid);
+        if let Some(gid) = gid {
+            user.set_gid(gid);
+        }
+    }
+    if !args.additional_gids.is_empty() {
+        user.set_additional_gids(Some(args.additional_gids.clone()));
+    }
+    p.set_user(user);
+    add_caps(&mut p, &args.cap)?;
+    Ok(p)
+}
+
+/// `uid` or `uid:gid`, numeric as runc takes them.
+fn parse_user(spec: &str) -> anyhow::Result<(u32, Option<u32>)> {
+    let bad = || anyhow::anyhow!("--user {spec:?}: expected uid or uid:gid (numbers)");
+    let (uid, gid) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let uid = uid.parse().map_err(|_| bad())?;
+    let gid = gid.map(|g| g.parse().map_err(|_| bad())).transpose()?;
+    Ok((uid, gid))
+}
+
+/// --cap adds to the bounding, effective and permitted sets.
+fn add_caps(p: &mut Process, names: &[String]) -> anyhow::Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let mut caps = p.capabilities().clone().unwrap_or_default();
+    for name in names {
+        let cap: Capability = serde_json::from_value(serde_json::Value::String(name.clone()))
+            .map_err(|_| anyhow::anyhow!("--cap {name:?}: unknown capability"))?;
+        let add = |s: &Option<oci_spec::runtime::Capabilities>| {
+            let mut s = s.clone().unwrap_or_default();
+            s.insert(cap);
+            Some(s)
+        };
+        caps.set_bounding(add(caps.bounding()));
+        caps.set_effective(add(caps.effective()));
+        caps.set_permitted(add(caps.permitted()));
+    }
+    p.set_capabilities(Some(caps));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_parse_like_runc() {
+        assert_eq!(parse_user("1000").unwrap(), (1000, None));
+        assert_eq!(parse_user("1000:100").unwrap(), (1000, Some(100)));
+        assert!(parse_user("bob").is_err());
+    }
+
+    #[test]
+    fn engine_process_documents_parse() {
+        for name in ["containerd", "docker", "podman"] {
+            let path = format!(
+                "{}/tests/fixtures/{name}-exec-process.json",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let p = read_process(std::path::Path::new(&path)).unwrap();
+            assert!(p.args().as_ref().is_some_and(|a| !a.is_empty()), "{name}");
+        }
+    }
+}

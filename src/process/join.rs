@@ -1,0 +1,171 @@
+//! Joining a running container: how `keel exec` starts a process in it.
+//!
+//! ```text
+//!  keel exec (parent)                          new process (child)
+//!  ──────────────────                          ───────────────────
+//!  open /proc/<init>/ns/* that differ from ours
+//!  setns(pid) just for the clone
+//!  clone(SIGCHLD) ────────────────────────────▶ die with parent (PDEATHSIG)
+//!                                              connect --console-socket
+//!                                              setns ipc, uts, net, cgroup, mnt (last)
+//!                                              setsid; pty → socket
+//!                                              rlimits, user, capabilities,
+//!                                              cwd, find program, no_new_privs
+//!                      ◀──── Ready ─────────── execve
+//!  end-of-file: the exec happened (the channel is close-on-exec);
+//!  Failed(why): it did not
+//!  pid file; --detach: return; else wait, forward signals, relay the pty
+//! ```
+//!
+//! Every step that can fail happens before `Ready`, so `exec` reports it
+//! with its cause; the process keel finally execs is the container's own.
+
+use super::channel::{channel, ChannelError, Sender};
+use super::settings::{self, SettingsError};
+use crate::console::{self, ConsoleError};
+use crate::exec::{self, ExecError};
+use crate::namespaces::{self, Join, NamespaceError};
+use crate::state::{self, StateError};
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+use serde::{Deserialize, Serialize};
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
+use std::path::Path;
+
+pub struct ExecOptions<'a> {
+    /// The container's init, whose namespaces the new process joins.
+    pub init_pid: i32,
+    pub process: &'a Process,
+    pub console_socket: Option<&'a Path>,
+    /// An already connected console socket (foreground relay).
+    pub console_fd: Option<RawFd>,
+    pub preserve_fds: u32,
+    pub pid_file: Option<&'a Path>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    #[error(transparent)]
+    Namespace(#[from] NamespaceError),
+    #[error("exec: {0}")]
+    Channel(#[from] ChannelError),
+    #[error("exec: the new process exited before it could start")]
+    Gone,
+    #[error("exec: {0}")]
+    Failed(String),
+    #[error("pid file {path:?}: {source}")]
+    PidFile {
+        path: std::path::PathBuf,
+        source: StateError,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum ExecMsg {
+    Ready,
+    Failed(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ChildError {
+    #[error(transparent)]
+    Namespace(#[from] NamespaceError),
+    #[error(transparent)]
+    Console(#[from] ConsoleError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    #[error("{0}")]
+    Sys(String),
+}
+
+/// Start the process in the container; returns its pid (in keel's pid
+/// namespace) once it has exec'd.
+pub fn spawn(opts: &ExecOptions) -> Result<i32, JoinError> {
+    let joins = namespaces::of_process(opts.init_pid)?;
+    let (tx, rx) = channel::<ExecMsg>()?;
+    let pid = namespaces::fork_into(&joins, 0, || child(opts, &joins, &tx))?;
+    drop(tx);
+    let outcome = match rx.recv() {
+        Ok(ExecMsg::Ready) => match rx.recv() {
+            Err(ChannelError::Closed) => Ok(()),
+            Ok(ExecMsg::Failed(why)) => Err(JoinError::Failed(why)),
+            Ok(ExecMsg::Ready) => Err(JoinError::Failed("unexpected second Ready".into())),
+            Err(e) => Err(e.into()),
+        },
+        Ok(ExecMsg::Failed(why)) => Err(JoinError::Failed(why)),
+        Err(ChannelError::Closed) => Err(JoinError::Gone),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = outcome {
+        // The child exits by itself after a failure; collect it.
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        return Err(e);
+    }
+    if let Some(path) = opts.pid_file {
+        state::write_atomic(path, pid.to_string().as_bytes()).map_err(|source| {
+            JoinError::PidFile {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+    }
+    Ok(pid)
+}
+
+/// The child's side, top to bottom; it execs or exits.
+fn child(opts: &ExecOptions, joins: &[Join], tx: &Sender<ExecMsg>) {
+    let program = match setup(opts, joins) {
+        Ok(program) => program,
+        Err(e) => {
+            let _ = tx.send(&ExecMsg::Failed(e.to_string()));
+            return;
+        }
+    };
+    // The process outlives a detached `exec`.
+    let _ = nix::sys::prctl::set_pdeathsig(None);
+    if tx.send(&ExecMsg::Ready).is_err() {
+        return;
+    }
+    let err = exec::exec(&program);
+    let _ = tx.send(&ExecMsg::Failed(err.to_string()));
+}
+
+fn setup(opts: &ExecOptions, joins: &[Join]) -> Result<exec::Program, ChildError> {
+    let process = opts.process;
+    settings::unblock_signals();
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+        .map_err(|e| ChildError::Sys(format!("set pdeathsig: {e}")))?;
+    // The socket path is a host path: connect before entering the mounts.
+    let console = connect_console(opts)?;
+    for join in joins.iter().filter(|j| j.kind != LinuxNamespaceType::Pid) {
+        namespaces::enter(join)?;
+    }
+    nix::unistd::setsid().map_err(|e| ChildError::Sys(format!("setsid: {e}")))?;
+    if let Some(socket) = console {
+        settings::terminal(socket, process, false)?;
+    }
+    settings::apply_limits(process)?;
+    settings::switch_user(process)?;
+    let program = exec::prepare(process, &[])?;
+    settings::no_new_privs(process)?;
+    settings::pass_fds(opts.preserve_fds)?;
+    Ok(program)
+}
+
+fn connect_console(opts: &ExecOptions) -> Result<Option<OwnedFd>, ChildError> {
+    if !opts.process.terminal().unwrap_or(false) {
+        return Ok(None);
+    }
+    if let Some(fd) = opts.console_fd {
+        // SAFETY: the caller keeps this fd open for the whole spawn.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let fd = nix::unistd::dup(borrowed)
+            .map_err(|e| ChildError::Sys(format!("dup console socket: {e}")))?;
+        return Ok(Some(fd));
+    }
+    match opts.console_socket {
+        Some(path) => Ok(Some(console::connect_socket(path)?)),
+        None => Ok(None),
+    }
+}
