@@ -67,7 +67,7 @@ pub enum Command {
     /// Write a default config.json into a bundle.
     Spec(SpecArgs),
     /// Run a new process inside a running container.
-    Exec(ExecArgs),
+    Exec(Box<ExecArgs>),
 }
 
 #[derive(Args, Debug, Clone)]
