@@ -1,6 +1,7 @@
 //! keel: a low-level OCI container runtime with runc's command line.
 
 mod capabilities;
+mod cgroups;
 mod cli;
 mod config;
 mod console;

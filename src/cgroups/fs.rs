@@ -1,0 +1,206 @@
+//! Thin wrappers over cgroupfs. Controllers see a cgroup directory only
+//! through the `Files` trait, so their file/value mapping and write order
+//! can be tested against an in-memory directory without root.
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use super::error::CgroupError;
+
+/// The files of one cgroup directory.
+pub trait Files {
+    fn path(&self, file: &str) -> PathBuf;
+    fn exists(&self, file: &str) -> bool;
+    fn read(&self, file: &str) -> io::Result<String>;
+    fn write(&self, file: &str, value: &str) -> io::Result<()>;
+}
+
+/// A real cgroup directory.
+#[derive(Debug, Clone)]
+pub struct Dir(pub PathBuf);
+
+impl Files for Dir {
+    fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
+
+    fn exists(&self, file: &str) -> bool {
+        self.0.join(file).exists()
+    }
+
+    fn read(&self, file: &str) -> io::Result<String> {
+        std::fs::read_to_string(self.0.join(file))
+    }
+
+    /// One write(2) on a file opened without O_CREAT/O_TRUNC: cgroupfs
+    /// parses each write as a whole, and a missing file must read as
+    /// ENOENT (the kernel lacks it), not as a failed create.
+    fn write(&self, file: &str, value: &str) -> io::Result<()> {
+        let mut f = OpenOptions::new().write(true).open(self.0.join(file))?;
+        let n = f.write(value.as_bytes())?;
+        if n != value.len() {
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "short write"));
+        }
+        Ok(())
+    }
+}
+
+/// Write `value` for config field `field`. A missing file means the kernel
+/// does not have this knob: that is reported as unsupported, not as an io
+/// error, so the message says what the host lacks.
+pub fn write(f: &dyn Files, field: &str, file: &str, value: &str) -> Result<(), CgroupError> {
+    f.write(file, value).map_err(|err| {
+        if err.kind() == io::ErrorKind::NotFound {
+            missing(f, field, file)
+        } else {
+            CgroupError::Write {
+                field: field.to_string(),
+                file: f.path(file),
+                value: value.to_string(),
+                err,
+            }
+        }
+    })
+}
+
+/// Read a file, trimmed.
+pub fn read(f: &dyn Files, field: &str, file: &str) -> Result<String, CgroupError> {
+    f.read(file)
+        .map(|s| s.trim().to_string())
+        .map_err(|err| CgroupError::Read {
+            field: field.to_string(),
+            file: f.path(file),
+            err,
+        })
+}
+
+/// Read a file holding one unsigned number.
+pub fn read_u64(f: &dyn Files, field: &str, file: &str) -> Result<u64, CgroupError> {
+    let text = read(f, field, file)?;
+    text.parse().map_err(|_| CgroupError::Read {
+        field: field.to_string(),
+        file: f.path(file),
+        err: io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("not a number: {text:?}"),
+        ),
+    })
+}
+
+pub fn missing(f: &dyn Files, field: &str, file: &str) -> CgroupError {
+    CgroupError::unsupported(
+        field,
+        format!("the kernel has no {} (file absent)", f.path(file).display()),
+    )
+}
+
+/// `mkdir -p` from `base` (a hierarchy's mount point, which must exist) down
+/// to `dir`. Returns the directories this call made, top-down, so that a
+/// failed create can remove exactly those. A parent that vanishes under us
+/// (a concurrent `remove` pruning an empty shared parent) is retried.
+pub fn make_dirs(base: &Path, dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
+    let rel = dir.strip_prefix(base).map_err(|_| CgroupError::Dir {
+        op: "mkdir",
+        dir: dir.to_path_buf(),
+        err: io::Error::other(format!("not under {}", base.display())),
+    })?;
+    let mut made = Vec::new();
+    for attempt in 0..3 {
+        let mut cur = base.to_path_buf();
+        let mut lost_parent = false;
+        for part in rel.components() {
+            cur.push(part);
+            match std::fs::create_dir(&cur) {
+                Ok(()) => made.push(cur.clone()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound && attempt < 2 => {
+                    lost_parent = true;
+                    break;
+                }
+                Err(e) => return Err(CgroupError::dir("mkdir", cur)(e)),
+            }
+        }
+        if !lost_parent {
+            return Ok(made);
+        }
+        made.retain(|d| d.exists());
+    }
+    Ok(made)
+}
+
+/// Processes directly in one cgroup directory.
+pub fn procs(dir: &Path) -> Result<Vec<i32>, CgroupError> {
+    let file = dir.join("cgroup.procs");
+    let text = std::fs::read_to_string(&file).map_err(|err| CgroupError::Read {
+        field: "cgroup processes".into(),
+        file,
+        err,
+    })?;
+    Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+}
+
+/// Processes in a cgroup and all its descendants.
+pub fn procs_recursive(dir: &Path, out: &mut Vec<i32>) -> Result<(), CgroupError> {
+    out.extend(procs(dir)?);
+    for sub in subdirs(dir)? {
+        procs_recursive(&sub, out)?;
+    }
+    Ok(())
+}
+
+fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
+    let entries = std::fs::read_dir(dir).map_err(CgroupError::dir("list", dir))?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(CgroupError::dir("list", dir))?;
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            out.push(entry.path());
+        }
+    }
+    Ok(out)
+}
+
+/// How often an rmdir that fails with EBUSY on a cgroup that lists no
+/// processes is retried: the kernel may still be releasing a task that has
+/// just been reaped. Each retry yields the CPU instead of sleeping.
+const EBUSY_RETRIES: usize = 1000;
+
+/// Remove a cgroup directory and its descendants, children first. A
+/// directory that is already gone is fine.
+pub fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
+    let subs = match subdirs(dir) {
+        Ok(s) => s,
+        Err(CgroupError::Dir { err, .. }) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for sub in subs {
+        remove_tree(&sub)?;
+    }
+    for _ in 0..EBUSY_RETRIES {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                let pids = procs(dir).map(|p| p.len()).unwrap_or(0);
+                if pids > 0 {
+                    return Err(CgroupError::Busy {
+                        dir: dir.to_path_buf(),
+                        pids,
+                    });
+                }
+                std::thread::yield_now();
+            }
+            Err(e) => return Err(CgroupError::dir("rmdir", dir)(e)),
+        }
+    }
+    Err(CgroupError::dir("rmdir", dir)(
+        io::Error::from_raw_os_error(libc::EBUSY),
+    ))
+}
+
+/// Remove an empty directory that other containers may share (the
+/// default parent `/keel`). Busy or non-empty means it is still in use.
+pub fn prune(dir: &Path) {
+    let _ = std::fs::remove_dir(dir);
+}

@@ -1,0 +1,135 @@
+//! cgroup2 (the unified hierarchy): the whole host on a pure v2 system, or
+//! the extra `unified` mount of a hybrid one. Only what the hybrid host
+//! needs is here so far: enabling a controller for the container's cgroup,
+//! hugetlb, and `linux.resources.unified` keys.
+
+pub mod hugetlb;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::error::CgroupError;
+use super::fs::{self, Dir, Files};
+use super::layout::Layout;
+use super::v1;
+
+/// cgroup.* keys a config may set; the others (procs, threads, type,
+/// subtree_control, freeze, kill) belong to the runtime.
+const CGROUP_KEYS: &[&str] = &["cgroup.max.depth", "cgroup.max.descendants"];
+
+/// Make `controller` available in the container's cgroup `dir`: cgroup2
+/// offers a controller to a cgroup only if every ancestor lists it in
+/// cgroup.subtree_control. Ancestors hold no processes (keel's parents, or
+/// the root, which is exempt), so enabling is allowed. It is never undone:
+/// sibling containers may rely on it.
+pub fn enable(mount: &Path, dir: &Path, controller: &str) -> Result<(), CgroupError> {
+    let mut parents = vec![mount.to_path_buf()];
+    parents.extend(v1::chain(mount, dir));
+    parents.pop();
+    let field = format!("cgroup setup (enable the {controller} controller)");
+    for p in parents {
+        let d = Dir(p);
+        let enabled = fs::read(&d, &field, "cgroup.subtree_control")?;
+        if !enabled.split_whitespace().any(|c| c == controller) {
+            fs::write(
+                &d,
+                &field,
+                "cgroup.subtree_control",
+                &format!("+{controller}"),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The JSON path of one unified key.
+pub fn unified_field(key: &str) -> String {
+    format!("linux.resources.unified[{key:?}]")
+}
+
+/// Check a `linux.resources.unified` key against the host; returns the
+/// controller to enable for it (None for cgroup.* keys).
+pub fn check_key<'k>(key: &'k str, layout: &Layout) -> Result<Option<&'k str>, String> {
+    let Some(u) = &layout.unified else {
+        return Err("this host has no cgroup2 hierarchy to write it to".into());
+    };
+    let Some((prefix, rest)) = key.split_once('.') else {
+        return Err("must be a cgroup2 file name like \"memory.high\"".into());
+    };
+    if prefix.is_empty() || rest.is_empty() || key.contains('/') {
+        return Err("must be a cgroup2 file name like \"memory.high\"".into());
+    }
+    if prefix == "cgroup" {
+        return if CGROUP_KEYS.contains(&key) {
+            Ok(None)
+        } else {
+            Err("is managed by the runtime, not the config".into())
+        };
+    }
+    if u.controllers.iter().any(|c| c == prefix) {
+        return Ok(Some(prefix));
+    }
+    let where_ = match layout.v1(prefix) {
+        Some(h) => format!(
+            "; it is a cgroup v1 controller here (mounted at {}), set through its own \
+             linux.resources field",
+            h.mount_point.display()
+        ),
+        None => String::new(),
+    };
+    Err(format!(
+        "cgroup2 at {} does not offer the {prefix} controller (its cgroup.controllers: {:?}){where_}",
+        u.mount_point.display(),
+        u.controllers.join(" ")
+    ))
+}
+
+/// Write each unified key (in key order) into the container's cgroup2 dir.
+pub fn apply_unified(
+    layout: &Layout,
+    mount: &Path,
+    dir: &Path,
+    map: &HashMap<String, String>,
+) -> Result<(), CgroupError> {
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    for key in keys {
+        let field = unified_field(key);
+        let controller = check_key(key, layout).map_err(|msg| CgroupError::invalid(&field, msg))?;
+        if let Some(c) = controller {
+            enable(mount, dir, c)?;
+        }
+        let d = Dir(dir.to_path_buf());
+        fs::write(&d as &dyn Files, &field, key, &map[key])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroups::layout::tests::host;
+
+    #[test]
+    fn unified_keys_on_this_host() {
+        let l = host();
+        assert_eq!(check_key("hugetlb.2MB.max", &l), Ok(Some("hugetlb")));
+        assert_eq!(check_key("cgroup.max.depth", &l), Ok(None));
+        let e = check_key("memory.high", &l).unwrap_err();
+        assert!(e.contains("does not offer the memory controller"), "{e}");
+        assert!(e.contains("mounted at /sys/fs/cgroup/memory"), "{e}");
+        assert!(check_key("cgroup.procs", &l)
+            .unwrap_err()
+            .contains("runtime"));
+        assert!(check_key("nodot", &l).is_err());
+        assert!(check_key("hugetlb.../x", &l).is_err());
+        let v1_only = Layout {
+            v1: l.v1.clone(),
+            unified: None,
+        };
+        assert!(check_key("hugetlb.2MB.max", &v1_only)
+            .unwrap_err()
+            .contains("no cgroup2"));
+        assert_eq!(unified_field("a.b"), "linux.resources.unified[\"a.b\"]");
+    }
+}
