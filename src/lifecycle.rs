@@ -1,9 +1,10 @@
 //! Operations on an existing container: start, signal, destroy. The CLI
 //! commands and `run` share them.
 
+use crate::cgroups::{Cgroup, CgroupError};
 use crate::hooks::{self, HookKind};
 use crate::process::{fifo, hook_state};
-use crate::state::{Container, State, StateError, Status};
+use crate::state::{self, Container, State, StateError, Status};
 use crate::syscall;
 use std::os::fd::OwnedFd;
 
@@ -23,6 +24,12 @@ pub enum LifecycleError {
     Poststart(hooks::HookError),
     #[error("container not running")]
     NotRunning,
+    #[error("container not paused")]
+    NotPaused,
+    #[error("the container has no cgroup (created by a keel without cgroup support)")]
+    NoCgroup,
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
     #[error("cannot delete container {id} that is not stopped: {status}")]
     NotStopped { id: String, status: &'static str },
     #[error("signal {signal} to pid {pid}: {source}")]
@@ -53,6 +60,7 @@ pub fn start(c: &Container, st: &State) -> Result<(), LifecycleError> {
         Status::Stopped => return Err(LifecycleError::StartStopped),
         Status::Running => return Err(LifecycleError::StartRunning),
         Status::Creating => return Err(LifecycleError::StartOther("creating")),
+        Status::Paused => return Err(LifecycleError::StartOther("paused")),
     }
     let pidfd = init_pidfd(st).ok_or(LifecycleError::StartStopped)?;
     let released = fifo::release(&c.fifo(), &pidfd);
@@ -74,95 +82,114 @@ pub fn start(c: &Container, st: &State) -> Result<(), LifecycleError> {
     Ok(())
 }
 
-/// Signal the init, or with `all` every process of the container.
+/// Signal the init, or with `all` every process of the container's cgroup.
 pub fn kill(c: &Container, st: &State, signal: i32, all: bool) -> Result<(), LifecycleError> {
-    let status = st.status(&c.dir);
-    if matches!(status, Status::Stopped) {
+    if matches!(st.status(&c.dir), Status::Stopped) {
         return Err(LifecycleError::NotRunning);
     }
     let pidfd = init_pidfd(st).ok_or(LifecycleError::NotRunning)?;
-    if all && st.own_pid_ns {
-        signal_pid_namespace(st, signal);
+    if all {
+        signal_cgroup(st, signal)?;
     }
     syscall::pidfd_send_signal(&pidfd, signal).map_err(|source| LifecycleError::Signal {
         signal,
         pid: st.pid,
         source,
-    })
+    })?;
+    if signal == libc::SIGKILL {
+        thaw_if_frozen(st);
+    }
+    Ok(())
 }
 
-/// Every process in the init's own pid namespace, found through /proc.
-/// (With cgroups this becomes the cgroup's process list.)
-fn signal_pid_namespace(st: &State, signal: i32) {
-    if !st.own_pid_ns {
-        return;
-    }
-    let Ok(ns) = std::fs::read_link(format!("/proc/{}/ns/pid", st.pid)) else {
-        return;
+/// Send `signal` to every process in the container's cgroup but the init;
+/// returns pidfds of those it reached.
+fn signal_cgroup(st: &State, signal: i32) -> Result<Vec<(i32, OwnedFd)>, LifecycleError> {
+    let Some(cgroup) = &st.cgroup else {
+        return Ok(Vec::new());
     };
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if pid == st.pid
-            || std::fs::read_link(format!("/proc/{pid}/ns/pid"))
-                .ok()
-                .as_ref()
-                != Some(&ns)
-        {
-            continue;
-        }
+    let mut reached = Vec::new();
+    for pid in cgroup.pids()?.into_iter().filter(|&p| p != st.pid) {
         if let Ok(fd) = syscall::pidfd_open(pid) {
             let _ = syscall::pidfd_send_signal(&fd, signal);
+            reached.push((pid, fd));
+        }
+    }
+    Ok(reached)
+}
+
+/// A frozen process acts on SIGKILL only once thawed.
+fn thaw_if_frozen(st: &State) {
+    if let Some(cgroup) = &st.cgroup {
+        if cgroup.is_frozen() {
+            let _ = cgroup.thaw();
         }
     }
 }
 
-/// Wait until the init has exited or is past the point of running code.
-/// The pidfd reports a full exit; an init held in the kernel's exit path by
-/// unreaped processes of its namespace never gets there, and nothing
-/// signals "exiting", so that is re-checked at each short poll timeout.
-fn wait_until_gone(st: &State, pidfd: &OwnedFd) -> Result<(), LifecycleError> {
+/// Wait until `pid` has exited or is past the point of running code. The
+/// pidfd reports a full exit; a pid namespace's init held in the kernel's
+/// exit path by unreaped processes of its namespace never gets there, and
+/// nothing signals "exiting", so that is re-checked at each short timeout.
+fn wait_until_gone(pid: i32, pidfd: &OwnedFd) -> Result<(), LifecycleError> {
     const RECHECK_MS: i32 = 10;
     loop {
-        let exited =
-            syscall::pidfd_wait(pidfd, RECHECK_MS).map_err(|source| LifecycleError::Wait {
-                pid: st.pid,
-                source,
-            })?;
-        if exited || !st.init_alive() {
+        let exited = syscall::pidfd_wait(pidfd, RECHECK_MS)
+            .map_err(|source| LifecycleError::Wait { pid, source })?;
+        if exited || state::proc_start_time(pid).is_none_or(|(_, gone)| gone) {
             return Ok(());
         }
     }
 }
 
-/// Delete: refuse a live container unless forced; otherwise kill it, wait
-/// until it is gone, run poststop hooks, and remove the state.
+/// Delete: refuse a live container unless forced; kill what is left of it
+/// (a live init, and processes that outlive it in a shared pid namespace),
+/// wait until they are gone, remove the cgroup, the state, and run the
+/// poststop hooks. The state goes last, so a failure can be retried.
 pub fn destroy(c: Container, st: &State, force: bool) -> Result<(), LifecycleError> {
     let status = st.status(&c.dir);
-    if status != Status::Stopped {
-        if !force {
-            return Err(LifecycleError::NotStopped {
-                id: st.id.clone(),
-                status: status.as_str(),
-            });
-        }
-        if let Some(pidfd) = init_pidfd(st) {
-            // Killing a pid namespace's init kills everything in it. In a
-            // shared pid namespace only the init is known to be ours until
-            // cgroups list the container's processes.
-            let _ = syscall::pidfd_send_signal(&pidfd, libc::SIGKILL);
-            wait_until_gone(st, &pidfd)?;
-        }
+    if status != Status::Stopped && !force {
+        return Err(LifecycleError::NotStopped {
+            id: st.id.clone(),
+            status: status.as_str(),
+        });
+    }
+    let init = init_pidfd(st);
+    if let Some(pidfd) = &init {
+        let _ = syscall::pidfd_send_signal(pidfd, libc::SIGKILL);
+    }
+    let others = signal_cgroup(st, libc::SIGKILL)?;
+    thaw_if_frozen(st);
+    for (pid, pidfd) in init
+        .iter()
+        .map(|fd| (st.pid, fd))
+        .chain(others.iter().map(|(p, fd)| (*p, fd)))
+    {
+        wait_until_gone(pid, pidfd)?;
+    }
+    if let Some(cgroup) = &st.cgroup {
+        cgroup.remove()?;
     }
     c.remove()?;
     crate::process::run_poststop(st);
     Ok(())
+}
+
+/// Freeze every process of a running (or created) container.
+pub fn pause(c: &Container, st: &State) -> Result<(), LifecycleError> {
+    match st.status(&c.dir) {
+        Status::Running | Status::Created => Ok(cgroup_of(st)?.freeze()?),
+        _ => Err(LifecycleError::NotRunning),
+    }
+}
+
+pub fn resume(c: &Container, st: &State) -> Result<(), LifecycleError> {
+    match st.status(&c.dir) {
+        Status::Paused => Ok(cgroup_of(st)?.thaw()?),
+        _ => Err(LifecycleError::NotPaused),
+    }
+}
+
+pub fn cgroup_of(st: &State) -> Result<&Cgroup, LifecycleError> {
+    st.cgroup.as_ref().ok_or(LifecycleError::NoCgroup)
 }

@@ -88,6 +88,10 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Delete(a) => cli::delete::run(cli, a).map(|()| 0),
         Command::List(a) => cli::list::run(cli, a).map(|()| 0),
         Command::Exec(a) => cli::exec::run(cli, a),
+        Command::Pause(a) => cli::pause::run(cli, &a.id).map(|()| 0),
+        Command::Resume(a) => cli::resume::run(cli, &a.id).map(|()| 0),
+        Command::Ps(a) => cli::ps::run(cli, a).map(|()| 0),
+        Command::Update(a) => cli::update::run(cli, a).map(|()| 0),
         Command::Spec(a) => cli::spec::run(a, cli.rootless.as_deref() == Some("true")).map(|()| 0),
     }
 }

@@ -74,6 +74,9 @@ pub struct State {
     /// process document.
     #[serde(default)]
     pub process: Option<oci_spec::runtime::Process>,
+    /// The container's cgroup, as created.
+    #[serde(default)]
+    pub cgroup: Option<crate::cgroups::Cgroup>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +84,7 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -90,6 +94,7 @@ impl Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -259,8 +264,11 @@ impl State {
                 Status::Creating
             };
         }
+        // runc's order: a frozen container is paused, even one not started.
         if !self.created_done {
             Status::Creating
+        } else if self.cgroup.as_ref().is_some_and(|c| c.is_frozen()) {
+            Status::Paused
         } else if dir.join(EXEC_FIFO).exists() {
             Status::Created
         } else {
@@ -301,6 +309,7 @@ mod tests {
             hooks: None,
             own_pid_ns: false,
             process: None,
+            cgroup: None,
         };
         assert!(st.init_alive());
         let reused = State {

@@ -1,43 +1,4 @@
-//! Value conversions between the runtime spec and cgroup files, and between
-//! v1 and v2 units (the formulas are runc's, so that keel and runc give a
-//! container the same share of the machine).
-
-/// cpu.shares (v1, 2..262144, default 1024) to cpu.weight (v2, 1..10000,
-/// default 100): a quadratic in log2(shares) through the minimum, default
-/// and maximum of both scales. 0 means unset.
-pub fn shares_to_weight(shares: u64) -> u64 {
-    match shares {
-        0 => 0,
-        1..=2 => 1,
-        262144.. => 10000,
-        _ => {
-            let l = (shares as f64).log2();
-            let exponent = (l * l + 125.0 * l) / 612.0 - 7.0 / 34.0;
-            10f64.powf(exponent).ceil() as u64
-        }
-    }
-}
-
-/// blkio.weight (v1, 10..1000) to io.weight (v2, 1..10000), linearly.
-/// 0 means unset.
-pub fn blkio_weight_to_io_weight(weight: u16) -> u64 {
-    if weight == 0 {
-        return 0;
-    }
-    1 + (u64::from(weight).saturating_sub(10)) * 9999 / 990
-}
-
-/// The spec's `swap` is memory+swap (v1's memsw); v2's memory.swap.max is
-/// swap alone. -1 is unlimited, 0 unset.
-pub fn swap_to_v2(swap: i64, memory: i64) -> Result<i64, String> {
-    match (swap, memory) {
-        (0, -1) => Ok(-1),
-        (-1 | 0, _) | (_, -1) => Ok(swap),
-        (_, 0) => Err("a swap limit needs a memory limit on cgroup v2".into()),
-        (s, m) if s < m => Err(format!("memory+swap {s} is below the memory limit {m}")),
-        (s, m) => Ok(s - m),
-    }
-}
+//! Value conversions between the runtime spec and cgroup files.
 
 /// A v2 limit file value: "max" for unlimited.
 pub fn v2_limit(value: i64) -> String {
@@ -104,35 +65,6 @@ pub fn is_cpu_list(list: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shares_to_weight_matches_runc() {
-        assert_eq!(shares_to_weight(0), 0);
-        assert_eq!(shares_to_weight(2), 1);
-        assert_eq!(shares_to_weight(1024), 100);
-        assert_eq!(shares_to_weight(512), 59);
-        assert_eq!(shares_to_weight(262144), 10000);
-        assert_eq!(shares_to_weight(1 << 20), 10000);
-    }
-
-    #[test]
-    fn blkio_weight_to_io_weight_is_linear() {
-        assert_eq!(blkio_weight_to_io_weight(0), 0);
-        assert_eq!(blkio_weight_to_io_weight(10), 1);
-        assert_eq!(blkio_weight_to_io_weight(500), 4950);
-        assert_eq!(blkio_weight_to_io_weight(1000), 10000);
-    }
-
-    #[test]
-    fn swap_between_v1_and_v2() {
-        assert_eq!(swap_to_v2(0, -1), Ok(-1));
-        assert_eq!(swap_to_v2(-1, 100), Ok(-1));
-        assert_eq!(swap_to_v2(0, 100), Ok(0));
-        assert_eq!(swap_to_v2(300, -1), Ok(300));
-        assert_eq!(swap_to_v2(300, 100), Ok(200));
-        assert!(swap_to_v2(300, 0).is_err());
-        assert!(swap_to_v2(50, 100).is_err());
-    }
 
     #[test]
     fn limits_pids_pages_and_lists() {

@@ -10,9 +10,6 @@
 //! project's machine). Pure v2 resources other than hugetlb and `unified`
 //! keys, the v2 freezer, and eBPF device rules are still to come.
 
-// The lead removes this once the runtime calls the whole API.
-#![allow(dead_code)]
-
 mod apply;
 mod convert;
 mod device_rules;
@@ -91,6 +88,7 @@ impl Cgroup {
         &self.path
     }
 
+    #[cfg(test)]
     pub fn layout(&self) -> &Layout {
         &self.layout
     }

@@ -12,6 +12,10 @@ pub fn run(cli: &super::Cli, args: &super::ExecArgs) -> anyhow::Result<i32> {
     let st = c.load()?;
     match st.status(&c.dir) {
         Status::Running | Status::Created => {}
+        Status::Paused if args.ignore_paused => {}
+        Status::Paused => {
+            bail!("cannot exec in a paused container (use --ignore-paused to queue it)")
+        }
         Status::Stopped => bail!("cannot exec in a stopped container"),
         Status::Creating => bail!("cannot exec in a container that is still being created"),
     }
@@ -33,6 +37,7 @@ pub fn run(cli: &super::Cli, args: &super::ExecArgs) -> anyhow::Result<i32> {
     };
     let opts = ExecOptions {
         init_pid: st.pid,
+        cgroup: st.cgroup.as_ref(),
         process: &process,
         console_socket: args.console_socket.as_deref(),
         console_fd: pair.as_ref().map(|(_, theirs)| theirs.as_raw_fd()),

@@ -8,10 +8,14 @@ pub mod delete;
 pub mod exec;
 pub mod kill;
 pub mod list;
+pub mod pause;
+pub mod ps;
+pub mod resume;
 pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod update;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -68,6 +72,71 @@ pub enum Command {
     Spec(SpecArgs),
     /// Run a new process inside a running container.
     Exec(Box<ExecArgs>),
+    /// Freeze every process of the container.
+    Pause(IdArg),
+    /// Thaw a paused container.
+    Resume(IdArg),
+    /// List the container's processes.
+    Ps(PsArgs),
+    /// Change a running container's resource limits.
+    Update(Box<UpdateArgs>),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UpdateArgs {
+    /// The container ID.
+    pub id: String,
+    /// A JSON linux.resources document ("-" for stdin).
+    #[arg(short = 'r', long)]
+    pub resources: Option<PathBuf>,
+    /// Memory limit in bytes (k, m, g suffixes; -1 unlimited).
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Memory plus swap limit in bytes.
+    #[arg(long = "memory-swap")]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit in bytes.
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// CPU shares (relative weight).
+    #[arg(long = "cpu-shares")]
+    pub cpu_shares: Option<u64>,
+    /// CPU CFS quota in microseconds.
+    #[arg(long = "cpu-quota")]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS period in microseconds.
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    /// CPU realtime period in microseconds.
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU realtime runtime in microseconds.
+    #[arg(long = "cpu-rt-runtime")]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPUs the container may use (e.g. 0-1).
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use.
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of processes (-1 unlimited).
+    #[arg(long = "pids-limit")]
+    pub pids_limit: Option<i64>,
+    /// Block IO weight (10-1000).
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PsArgs {
+    /// The container ID.
+    pub id: String,
+    /// Arguments for ps (default: -ef).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+    /// Output format: table or json.
+    #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -48,6 +48,9 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     for (path, message) in crate::hooks::validate(spec.hooks().as_ref()) {
         problems.push(Problem::new(path, message));
     }
+    for (path, message) in crate::cgroups::validate(spec) {
+        problems.push(Problem::new(path, message));
+    }
     for (path, message) in crate::rootfs::validate(spec) {
         problems.push(Problem::new(path, message));
     }

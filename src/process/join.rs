@@ -6,7 +6,8 @@
 //!  open /proc/<init>/ns/* that differ from ours
 //!  setns(pid) just for the clone
 //!  clone(SIGCHLD) ────────────────────────────▶ die with parent (PDEATHSIG)
-//!                                              connect --console-socket
+//!  add it to the container's cgroup
+//!                      ───── Go ─────────────▶ connect --console-socket
 //!                                              setns ipc, uts, net, cgroup, mnt (last)
 //!                                              setsid; pty → socket
 //!                                              rlimits, user, capabilities,
@@ -20,8 +21,9 @@
 //! Every step that can fail happens before `Ready`, so `exec` reports it
 //! with its cause; the process keel finally execs is the container's own.
 
-use super::channel::{channel, ChannelError, Sender};
+use super::channel::{channel, ChannelError, Receiver, Sender};
 use super::settings::{self, SettingsError};
+use crate::cgroups::{Cgroup, CgroupError};
 use crate::console::{self, ConsoleError};
 use crate::exec::{self, ExecError};
 use crate::namespaces::{self, Join, NamespaceError};
@@ -34,6 +36,8 @@ use std::path::Path;
 pub struct ExecOptions<'a> {
     /// The container's init, whose namespaces the new process joins.
     pub init_pid: i32,
+    /// The container's cgroup, which it joins before it runs anything.
+    pub cgroup: Option<&'a Cgroup>,
     pub process: &'a Process,
     pub console_socket: Option<&'a Path>,
     /// An already connected console socket (foreground relay).
@@ -46,6 +50,8 @@ pub struct ExecOptions<'a> {
 pub enum JoinError {
     #[error(transparent)]
     Namespace(#[from] NamespaceError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
     #[error("exec: {0}")]
     Channel(#[from] ChannelError),
     #[error("exec: the new process exited before it could start")]
@@ -84,21 +90,24 @@ enum ChildError {
 pub fn spawn(opts: &ExecOptions) -> Result<i32, JoinError> {
     let joins = namespaces::of_process(opts.init_pid)?;
     let (tx, rx) = channel::<ExecMsg>()?;
-    let pid = namespaces::fork_into(&joins, 0, || child(opts, &joins, &tx))?;
+    let (go_tx, go_rx) = channel::<()>()?;
+    // The child must not hold the sending end of Go: a parent that dies
+    // before sending must read as end-of-file there.
+    let go_tx_fd = go_tx.raw_fd();
+    let pid = namespaces::fork_into(&joins, 0, || {
+        // SAFETY: closing the child's copy of a parent-side fd.
+        unsafe { libc::close(go_tx_fd) };
+        child(opts, &joins, &go_rx, &tx)
+    })?;
     drop(tx);
-    let outcome = match rx.recv() {
-        Ok(ExecMsg::Ready) => match rx.recv() {
-            Err(ChannelError::Closed) => Ok(()),
-            Ok(ExecMsg::Failed(why)) => Err(JoinError::Failed(why)),
-            Ok(ExecMsg::Ready) => Err(JoinError::Failed("unexpected second Ready".into())),
-            Err(e) => Err(e.into()),
-        },
-        Ok(ExecMsg::Failed(why)) => Err(JoinError::Failed(why)),
-        Err(ChannelError::Closed) => Err(JoinError::Gone),
-        Err(e) => Err(e.into()),
-    };
+    let outcome = place(opts, pid, &go_tx).and_then(|()| outcome(&rx));
     if let Err(e) = outcome {
-        // The child exits by itself after a failure; collect it.
+        // The child exits by itself after a failure (or with us: PDEATHSIG);
+        // make sure, then collect it.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
         return Err(e);
     }
@@ -113,9 +122,32 @@ pub fn spawn(opts: &ExecOptions) -> Result<i32, JoinError> {
     Ok(pid)
 }
 
+/// Put the child in the container's cgroup, then let it go on.
+fn place(opts: &ExecOptions, pid: i32, go: &Sender<()>) -> Result<(), JoinError> {
+    if let Some(cgroup) = opts.cgroup {
+        cgroup.add(pid)?;
+    }
+    Ok(go.send(&())?)
+}
+
+/// Ready, then end-of-file when the exec closed the channel.
+fn outcome(rx: &Receiver<ExecMsg>) -> Result<(), JoinError> {
+    match rx.recv() {
+        Ok(ExecMsg::Ready) => match rx.recv() {
+            Err(ChannelError::Closed) => Ok(()),
+            Ok(ExecMsg::Failed(why)) => Err(JoinError::Failed(why)),
+            Ok(ExecMsg::Ready) => Err(JoinError::Failed("unexpected second Ready".into())),
+            Err(e) => Err(e.into()),
+        },
+        Ok(ExecMsg::Failed(why)) => Err(JoinError::Failed(why)),
+        Err(ChannelError::Closed) => Err(JoinError::Gone),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The child's side, top to bottom; it execs or exits.
-fn child(opts: &ExecOptions, joins: &[Join], tx: &Sender<ExecMsg>) {
-    let program = match setup(opts, joins) {
+fn child(opts: &ExecOptions, joins: &[Join], go: &Receiver<()>, tx: &Sender<ExecMsg>) {
+    let program = match setup(opts, joins, go) {
         Ok(program) => program,
         Err(e) => {
             let _ = tx.send(&ExecMsg::Failed(e.to_string()));
@@ -131,11 +163,17 @@ fn child(opts: &ExecOptions, joins: &[Join], tx: &Sender<ExecMsg>) {
     let _ = tx.send(&ExecMsg::Failed(err.to_string()));
 }
 
-fn setup(opts: &ExecOptions, joins: &[Join]) -> Result<exec::Program, ChildError> {
+fn setup(
+    opts: &ExecOptions,
+    joins: &[Join],
+    go: &Receiver<()>,
+) -> Result<exec::Program, ChildError> {
     let process = opts.process;
     settings::unblock_signals();
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .map_err(|e| ChildError::Sys(format!("set pdeathsig: {e}")))?;
+    go.recv()
+        .map_err(|e| ChildError::Sys(format!("waiting to join the cgroup: {e}")))?;
     // The socket path is a host path: connect before entering the mounts.
     let console = connect_console(opts)?;
     for join in joins.iter().filter(|j| j.kind != LinuxNamespaceType::Pid) {

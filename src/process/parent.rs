@@ -4,6 +4,7 @@
 use super::channel::{channel, ChannelError, Receiver, Sender};
 use super::init::{self, InitContext};
 use super::{hook_state, InitMsg, ParentMsg};
+use crate::cgroups::{self, Cgroup, CgroupError};
 use crate::config::Bundle;
 use crate::hooks::{self, HookKind};
 use crate::namespaces::{self, NamespaceError, Plan};
@@ -40,6 +41,8 @@ pub enum CreateError {
     State(#[from] StateError),
     #[error(transparent)]
     Namespace(#[from] NamespaceError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
     #[error("--preserve-fds {count}: fd {fd} is not open")]
     PreservedFd { count: u32, fd: u32 },
     #[error("--console-socket is required when process.terminal is true")]
@@ -69,6 +72,7 @@ pub enum CreateError {
 struct Pending {
     container: Option<Container>,
     pid: i32,
+    cgroup: Option<Cgroup>,
 }
 
 impl Drop for Pending {
@@ -77,6 +81,9 @@ impl Drop for Pending {
             let pid = nix::unistd::Pid::from_raw(self.pid);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        if let Some(cgroup) = self.cgroup.take() {
+            let _ = cgroup.remove();
         }
         if let Some(c) = self.container.take() {
             let _ = c.remove();
@@ -91,6 +98,7 @@ impl Pending {
         let pending = Pending {
             container: Some(container),
             pid: 0,
+            cgroup: None,
         };
         make_fifo(&pending.container().fifo())?;
         Ok(pending)
@@ -100,6 +108,36 @@ impl Pending {
         self.container
             .as_ref()
             .expect("pending holds the container until finish")
+    }
+
+    /// Make the container's cgroup with its limits, before any process
+    /// exists, so a bad limit fails create with nothing to kill. The state
+    /// names the cgroup first, so that even a crash here leaves something
+    /// `delete --force` can find.
+    fn make_cgroup(&mut self, st: &mut State, opts: &CreateOptions) -> Result<(), CreateError> {
+        let spec = &opts.bundle.spec;
+        let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+        let cgroup = Cgroup::for_container(path.as_deref(), opts.id)?;
+        st.cgroup = Some(cgroup.clone());
+        self.container().save(st)?;
+        cgroup.create(Some(&cgroups::container_resources(spec)))?;
+        let (path, kind) = (cgroup.path().display(), cgroup.kind());
+        crate::logging::debug(&format!(
+            "container {}: cgroup {path} ({kind:?} host)",
+            opts.id
+        ));
+        self.cgroup = Some(cgroup);
+        Ok(())
+    }
+
+    /// Move the init into its cgroup. It is still building its rootfs, so
+    /// the kernel's wait on a v1 cgroup.procs write overlaps that work, and
+    /// it runs no code of the container's before this is done.
+    fn place_init(&self, pid: i32) -> Result<(), CreateError> {
+        match &self.cgroup {
+            Some(cgroup) => Ok(cgroup.add(pid)?),
+            None => Ok(()),
+        }
     }
 
     /// Record the init as soon as it exists, so a crash from here on leaves
@@ -126,6 +164,7 @@ impl Pending {
         }
         crate::logging::debug(&format!("container {}: created", opts.id));
         self.pid = 0;
+        self.cgroup = None;
         let container = self
             .container
             .take()
@@ -142,6 +181,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     let mut pending = Pending::claim(opts)?;
     let plan = namespaces::plan(&opts.bundle.spec)?;
     let mut st = initial_state(opts);
+    pending.make_cgroup(&mut st, opts)?;
     let (to_parent, from_init) = channel::<InitMsg>()?;
     let (to_init, from_parent) = channel::<ParentMsg>()?;
     let fifo = pending.container().fifo();
@@ -162,6 +202,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     ];
     let pid = spawn_init(&plan, ctx, &close)?;
     pending.record_init(&mut st, pid)?;
+    pending.place_init(pid)?;
     drive_init(opts, &st, &from_init, &to_init)?;
     pending.finish(opts, st)
 }
@@ -192,6 +233,7 @@ fn initial_state(opts: &CreateOptions) -> State {
         hooks: spec.hooks().clone(),
         own_pid_ns: namespaces::creates(spec, LinuxNamespaceType::Pid),
         process: spec.process().clone(),
+        cgroup: None,
     }
 }
 

@@ -130,16 +130,12 @@ impl Sandbox {
     }
 
     /// Save the config as `prepare` does, without tracking `id` (for ids the
-    /// runtime must reject, which cleanup could not delete either).
-    /// runc always creates cgroups, so it gets an absolute path of our own;
-    /// keel's configs carry none while keel does not manage cgroups.
+    /// runtime must reject, which cleanup could not delete either). Every
+    /// container gets an absolute cgroup path of our own, under a parent
+    /// the harness removes when the last sandbox goes.
     pub fn save_config(&mut self, id: &str) {
-        if is_keel() {
-            self.bundle.remove("/linux/cgroupsPath");
-        } else {
-            self.bundle
-                .set("/linux/cgroupsPath", json!(format!("/keel-test/{id}")));
-        }
+        self.bundle
+            .set("/linux/cgroupsPath", json!(format!("/keel-test/{id}")));
         self.bundle.save();
     }
 
