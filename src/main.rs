@@ -13,6 +13,7 @@ mod namespaces;
 mod process;
 mod rlimits;
 mod rootfs;
+mod seccomp;
 mod signals;
 mod state;
 mod syscall;
