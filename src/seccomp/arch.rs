@@ -85,6 +85,65 @@ impl Abi {
     }
 }
 
+/// The calls i386 also reaches through socketcall(2), numbered as its
+/// first argument (SYS_SOCKET = 1 ... SYS_SENDMMSG = 20, <linux/net.h>).
+const SOCKET_CALLS: [&str; 20] = [
+    "socket",
+    "bind",
+    "connect",
+    "listen",
+    "accept",
+    "getsockname",
+    "getpeername",
+    "socketpair",
+    "send",
+    "recv",
+    "sendto",
+    "recvfrom",
+    "shutdown",
+    "setsockopt",
+    "getsockopt",
+    "sendmsg",
+    "recvmsg",
+    "accept4",
+    "recvmmsg",
+    "sendmmsg",
+];
+
+/// The calls i386 also reaches through ipc(2), with their call numbers
+/// (<linux/ipc.h>).
+const IPC_CALLS: [(&str, u64); 12] = [
+    ("semop", 1),
+    ("semget", 2),
+    ("semctl", 3),
+    ("semtimedop", 4),
+    ("msgsnd", 11),
+    ("msgrcv", 12),
+    ("msgget", 13),
+    ("msgctl", 14),
+    ("shmat", 21),
+    ("shmdt", 22),
+    ("shmget", 23),
+    ("shmctl", 24),
+];
+
+impl Abi {
+    /// For a call this ABI can also make through a multiplexer: the
+    /// multiplexer's number and the value of its first argument that
+    /// selects the call. libseccomp filters both ways in; only x86 has
+    /// multiplexers among keel's ABIs.
+    pub fn multiplexed(self, name: &str) -> Option<(u32, u64)> {
+        if self != Abi::X86 {
+            return None;
+        }
+        if let Some(i) = SOCKET_CALLS.iter().position(|&n| n == name) {
+            return Some((self.number("socketcall")?, i as u64 + 1));
+        }
+        let (_, call) = IPC_CALLS.iter().find(|(n, _)| *n == name)?;
+        Some((self.number("ipc")?, *call))
+    }
+}
+
 /// The ABI an `architectures` entry means on this machine, if a process
 /// here can make calls with it. Other architectures are accepted (their
 /// sections could never run here) but get no code.

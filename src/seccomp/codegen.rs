@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Outcome {
     Ret(u32),
-    /// Index into the section's argument rules.
+    /// Index into the argument rules waiting to be emitted.
     Rules(usize),
 }
 
@@ -35,8 +35,13 @@ struct Pending<'a> {
 
 pub fn generate(plan: &Plan) -> BpfProgram {
     let mut asm = Asm::default();
-    let mut audits: Vec<u32> = plan.abis.iter().map(|a| a.abi.audit_arch()).collect();
-    audits.dedup();
+    // One section per audit arch, the native one first (checked first).
+    let mut audits: Vec<u32> = Vec::new();
+    for abi in &plan.abis {
+        if !audits.contains(&abi.abi.audit_arch()) {
+            audits.push(abi.abi.audit_arch());
+        }
+    }
     let sections: Vec<Label> = audits.iter().map(|_| asm.label()).collect();
     asm.stmt(bpf::LD_W_ABS, bpf::DATA_ARCH);
     for (&audit, &section) in audits.iter().zip(&sections) {
@@ -79,8 +84,9 @@ fn section_code<'a>(
             }
         }
     }
+    let labels: Vec<Label> = pending.iter().map(|p| p.label).collect();
     asm.stmt(bpf::LD_W_ABS, bpf::DATA_NR);
-    search(asm, &ranges, &pending[first..], first);
+    search(asm, &ranges, &labels);
 }
 
 /// Cut the number space of one audit arch into ranges by outcome. Each
@@ -135,21 +141,22 @@ fn paint(map: &mut BTreeMap<u32, Outcome>, (lo, hi): (u32, u32), outcome: Outcom
     map.insert(lo, outcome);
 }
 
-/// Binary search over the ranges, the accumulator holding the call number.
-fn search(asm: &mut Asm, ranges: &[(u32, Outcome)], pending: &[Pending], first: usize) {
+/// Binary search over the ranges, the accumulator holding the call number;
+/// `rules[i]` is where the argument rules of `Outcome::Rules(i)` start.
+fn search(asm: &mut Asm, ranges: &[(u32, Outcome)], rules: &[Label]) {
     if let [(_, outcome)] = ranges {
         match *outcome {
             Outcome::Ret(value) => asm.ret(value),
-            Outcome::Rules(i) => asm.ja(pending[i - first].label),
+            Outcome::Rules(i) => asm.ja(rules[i]),
         }
         return;
     }
     let mid = ranges.len() / 2;
     let upper = asm.label();
     asm.jump(bpf::JGE, ranges[mid].0, Some(upper), None);
-    search(asm, &ranges[..mid], pending, first);
+    search(asm, &ranges[..mid], rules);
     asm.bind(upper);
-    search(asm, &ranges[mid..], pending, first);
+    search(asm, &ranges[mid..], rules);
 }
 
 /// One call's conditional rules: the first that holds gives its action.

@@ -9,7 +9,8 @@
 //!   can switch to (x86 and x32 on x86_64); calls from any other
 //!   architecture are killed, as libseccomp's are.
 //! * A name that is not a call on some ABI is skipped there; only a name
-//!   no architecture has is an error.
+//!   no architecture has is an error. On x86, socket and SysV IPC calls
+//!   are also filtered where they arrive through socketcall(2) and ipc(2).
 //! * runc's -ENOSYS stub is kept: calls numbered above the profile's
 //!   highest get ENOSYS rather than a restrictive default action.
 //!
@@ -122,11 +123,13 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter, SeccompError> {
     actions.sort_unstable();
     actions.dedup();
     let notify = actions.contains(&libc::SECCOMP_RET_USER_NOTIF);
-    let flags = seccomp
-        .flags()
-        .iter()
-        .flatten()
-        .fold(0, |acc, flag| acc | flag_bit(*flag));
+    let flags = match seccomp.flags() {
+        // Like runc: with no `flags` at all (not even []), spare the
+        // container the speculative-store-bypass mitigation seccomp would
+        // otherwise force on it.
+        None => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+        Some(list) => list.iter().fold(0, |acc, flag| acc | flag_bit(*flag)),
+    };
     Ok(Filter {
         program,
         flags,

@@ -75,7 +75,8 @@ pub fn process_state<S: Serialize>(
         oci_version: crate::OCI_VERSION,
         fds: [SECCOMP_FD_NAME],
         pid,
-        metadata,
+        // As runc: an empty metadata string is left out.
+        metadata: metadata.filter(|m| !m.is_empty()),
         state,
     })
 }

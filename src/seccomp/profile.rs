@@ -239,13 +239,43 @@ fn abi_calls(syscalls: &[LinuxSyscall], abi: Abi, default: u32) -> BTreeMap<u32,
         let rules = rules(call.args().as_deref().unwrap_or_default(), action);
         for name in call.names() {
             // Unknown here: skipped, as libseccomp does per architecture.
-            let Some(nr) = abi.number(name) else {
-                continue;
-            };
-            add_rules(&mut calls, nr, &rules, action);
+            if let Some(nr) = abi.number(name) {
+                add_rules(&mut calls, nr, &rules, action);
+            }
+            if let Some((mux, selector)) = abi.multiplexed(name) {
+                add_rules(&mut calls, mux, &muxed(&rules, selector, action), action);
+            }
         }
     }
     calls
+}
+
+/// The rules for reaching a call through its multiplexer, as libseccomp
+/// writes them: the multiplexer's first argument must select the call,
+/// replacing any test the profile made on argument 0; the other tests stay.
+fn muxed(rules: &[Rule], selector: u64, action: u32) -> Vec<Rule> {
+    let select = Cond {
+        index: 0,
+        op: LinuxSeccompOperator::ScmpCmpEq,
+        value: selector,
+        value_two: 0,
+    };
+    if rules.is_empty() {
+        return vec![Rule {
+            conds: vec![select],
+            action,
+        }];
+    }
+    rules
+        .iter()
+        .map(|rule| {
+            let rest = rule.conds.iter().filter(|c| c.index != 0).copied();
+            Rule {
+                conds: std::iter::once(select).chain(rest).collect(),
+                action,
+            }
+        })
+        .collect()
 }
 
 /// Merge one entry's rules into what the call already does, as libseccomp

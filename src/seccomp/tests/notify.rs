@@ -173,7 +173,7 @@ fn a_notify_listener_reaches_the_agent_and_answers_calls() {
 #[test]
 fn process_state_has_the_spec_shape() {
     let state = json!({"ociVersion": "1.0.2", "id": "x", "status": "creating"});
-    let text = process_state(&state, 7, None).unwrap();
+    let text = process_state(&state, 7, Some("")).unwrap();
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
         value,

@@ -138,6 +138,34 @@ fn names_missing_on_one_architecture_are_skipped_there() {
 }
 
 #[test]
+fn x86_socket_and_ipc_calls_are_also_filtered_through_their_multiplexers() {
+    let p = profile(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86"],
+        "syscalls": [
+            {"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5},
+            {"names": ["semop", "recv"], "action": "SCMP_ACT_ERRNO", "errnoRet": 6},
+            {"names": ["connect"], "action": "SCMP_ACT_ERRNO", "errnoRet": 7,
+             "args": [{"index": 0, "value": 3, "op": "SCMP_CMP_EQ"}]}
+        ]
+    }));
+    let f = compile(&p).unwrap();
+    let call = |nr: u32, arg0: u64| run(&f, AUDIT_ARCH_I386, nr, [arg0, 0, 0, 0, 0, 0]);
+    let (socketcall, ipc) = (102, 117);
+    assert_eq!(call(359, 0), errno(5), "direct socket");
+    assert_eq!(call(socketcall, 1), errno(5), "SYS_SOCKET");
+    assert_eq!(call(socketcall, 2), ALLOW, "SYS_BIND");
+    assert_eq!(call(socketcall, 10), errno(6), "SYS_RECV, muxed only");
+    assert_eq!(call(ipc, 1), errno(6), "SEMOP");
+    assert_eq!(call(ipc, 2), ALLOW, "SEMGET");
+    // The selector replaces the test on argument 0; the direct call keeps it.
+    assert_eq!(call(socketcall, 3), errno(7), "SYS_CONNECT");
+    assert_eq!(call(362, 3), errno(7), "direct connect, fd 3");
+    assert_eq!(call(362, 4), ALLOW, "direct connect, fd 4");
+    assert_eq!(run(&f, X86_64, nr("socket"), [0; 6]), errno(5));
+}
+
+#[test]
 fn aarch64_names_are_known_even_where_they_cannot_run() {
     // renameat2 and friends aside, aarch64 has no "open": a profile
     // listing only aarch64 names must still compile on x86_64.
@@ -189,6 +217,16 @@ fn flags_go_to_seccomp_and_notify_adds_a_listener() {
     })))
     .unwrap();
     assert!(notify.has_notify());
+    // No `flags` at all: SPEC_ALLOW, as runc sets; an empty list: none.
+    let default = |flags: Option<serde_json::Value>| {
+        let mut p = json!({"defaultAction": "SCMP_ACT_ALLOW"});
+        if let Some(flags) = flags {
+            p["flags"] = flags;
+        }
+        compile(&profile(p)).unwrap().load_flags()
+    };
+    assert_eq!(default(None), libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW);
+    assert_eq!(default(Some(json!([]))), 0);
     // TSYNC | NEW_LISTENER | TSYNC_ESRCH | WAIT_KILLABLE_RECV
     assert_eq!(notify.load_flags(), 1 | 1 << 3 | 1 << 4 | 1 << 5);
 }
@@ -283,7 +321,17 @@ fn podman_profile_compiles_with_its_meaning() {
     assert!(names > 420, "{names} names");
     assert!(validate(&p).is_empty(), "{:?}", validate(&p));
     let f = compile(&p).unwrap();
-    assert!(f.len() < 1500, "{} instructions", f.len());
+    assert!(f.len() < 700, "{} instructions", f.len());
+    // x86_64 and x32 share one section: each audit arch is tested once.
+    let arch_tests = |audit: u32| {
+        let jeq = crate::seccomp::bpf::JEQ;
+        f.program
+            .iter()
+            .filter(|i| i.code == jeq && i.k == audit)
+            .count()
+    };
+    assert_eq!(arch_tests(X86_64), 1);
+    assert_eq!(arch_tests(AUDIT_ARCH_I386), 1);
     let (ok, enosys) = (ALLOW, errno(libc::ENOSYS));
     assert_eq!(run(&f, X86_64, nr("getcwd"), [0; 6]), ok);
     assert_eq!(run(&f, X86_64, nr("execve"), [0; 6]), ok);
