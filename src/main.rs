@@ -15,6 +15,7 @@ mod namespaces;
 mod process;
 mod rlimits;
 mod rootfs;
+mod seccomp;
 mod signals;
 mod state;
 mod syscall;
