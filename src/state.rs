@@ -74,6 +74,9 @@ pub struct State {
     /// process document.
     #[serde(default)]
     pub process: Option<oci_spec::runtime::Process>,
+    /// The container's seccomp profile, which `exec` applies too.
+    #[serde(default)]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
     /// The container's cgroup, as created.
     #[serde(default)]
     pub cgroup: Option<crate::cgroups::Cgroup>,
@@ -309,6 +312,7 @@ mod tests {
             hooks: None,
             own_pid_ns: false,
             process: None,
+            seccomp: None,
             cgroup: None,
         };
         assert!(st.init_alive());

@@ -48,6 +48,15 @@ pub fn pidfd_send_signal(pidfd: &OwnedFd, sig: libc::c_int) -> io::Result<()> {
     check(ret).map(|_| ())
 }
 
+/// A copy of fd `target` of the process behind `pidfd` (needs ptrace
+/// access to it, which the parent of a container init has).
+pub fn pidfd_getfd(pidfd: &OwnedFd, target: RawFd) -> io::Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain syscall; on success the kernel hands us a new fd to own.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), target, 0u32) };
+    check(ret).map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 /// Mark every fd from `first` up as close-on-exec, so only stdio and the
 /// preserved fds reach the container process.
 pub fn cloexec_from(first: u32) -> io::Result<()> {

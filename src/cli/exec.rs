@@ -35,9 +35,18 @@ pub fn run(cli: &super::Cli, args: &super::ExecArgs) -> anyhow::Result<i32> {
     } else {
         None
     };
+    let filter = st
+        .seccomp
+        .as_ref()
+        .map(crate::seccomp::compile)
+        .transpose()?;
+    let seccomp = filter.as_ref().zip(st.seccomp.as_ref());
+    let state_json = crate::process::hook_state(&st, "running", st.pid);
     let opts = ExecOptions {
         init_pid: st.pid,
         cgroup: st.cgroup.as_ref(),
+        seccomp,
+        state_json: &state_json,
         process: &process,
         console_socket: args.console_socket.as_deref(),
         console_fd: pair.as_ref().map(|(_, theirs)| theirs.as_raw_fd()),

@@ -48,6 +48,11 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     for (path, message) in crate::hooks::validate(spec.hooks().as_ref()) {
         problems.push(Problem::new(path, message));
     }
+    if let Some(seccomp) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        for (path, message) in crate::seccomp::validate(seccomp) {
+            problems.push(Problem::new(path, message));
+        }
+    }
     for (path, message) in crate::cgroups::validate(spec) {
         problems.push(Problem::new(path, message));
     }
@@ -161,9 +166,6 @@ fn check_unsupported(spec: &Spec, problems: &mut Vec<Problem>) {
     let not_yet =
         |path: &str, what: &str| Problem::new(path, format!("{what} is not supported by keel yet"));
     if let Some(linux) = spec.linux() {
-        if linux.seccomp().is_some() {
-            problems.push(not_yet("linux.seccomp", "seccomp filtering"));
-        }
         if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty()) {
             problems.push(not_yet("linux.uidMappings", "user namespace id mapping"));
         }

@@ -4,7 +4,7 @@
 
 use super::channel::{ChannelError, Receiver, Sender};
 use super::parent::CreateOptions;
-use super::settings::{self, SettingsError};
+use super::settings::{self, SeccompStage, SettingsError};
 use super::{fifo, hook_state, InitMsg, ParentMsg};
 use crate::console::{self, ConsoleError};
 use crate::hooks::{self, HookError, HookKind};
@@ -21,6 +21,8 @@ pub struct InitContext<'a> {
     pub opts: &'a CreateOptions<'a>,
     /// The state as recorded before the clone, for hook documents.
     pub state: &'a crate::state::State,
+    /// The compiled linux.seccomp, loaded at the end of setup.
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
     pub plan: &'a Plan,
     pub fifo: &'a Path,
     pub to_parent: Sender<InitMsg>,
@@ -46,6 +48,8 @@ enum InitError {
     Sysctl(#[from] sysctl::SysctlError),
     #[error("waiting for the parent: {0}")]
     Channel(#[from] ChannelError),
+    #[error("protocol: unexpected {0}")]
+    Protocol(&'static str),
     #[error("{what}: {source}")]
     Sys {
         what: &'static str,
@@ -120,9 +124,14 @@ fn setup(ctx: &InitContext) -> Result<Ready, InitError> {
     rootfs::finalize(spec)?;
     join_session_keyring(opts)?;
     settings::apply_limits(process)?;
+    let early = settings::load_seccomp(ctx.seccomp, process, SeccompStage::BeforeUserSwitch)?;
     settings::switch_user(process)?;
     let program = exec::prepare(process, &opts.extra_env)?;
     settings::no_new_privs(process)?;
+    let late = settings::load_seccomp(ctx.seccomp, process, SeccompStage::AfterNoNewPrivs)?;
+    if let Some(listener) = early.or(late) {
+        hand_over_listener(ctx, listener)?;
+    }
     settings::pass_fds(opts.preserve_fds)?;
     Ok(Ready { fifo, program })
 }
@@ -172,6 +181,19 @@ fn wait_for_runtime_hooks(ctx: &InitContext) -> Result<(), InitError> {
     ctx.to_parent.send(&InitMsg::MountsReady)?;
     match ctx.from_parent.recv()? {
         ParentMsg::HooksDone => Ok(()),
+        ParentMsg::ListenerSent => Err(InitError::Protocol("ListenerSent before HooksDone")),
+    }
+}
+
+/// Hand a seccomp listener to the parent, which fetches it with
+/// pidfd_getfd; keep it open until the parent says it has it.
+fn hand_over_listener(ctx: &InitContext, listener: OwnedFd) -> Result<(), InitError> {
+    use std::os::fd::AsRawFd;
+    ctx.to_parent
+        .send(&InitMsg::SeccompListener(listener.as_raw_fd()))?;
+    match ctx.from_parent.recv()? {
+        ParentMsg::ListenerSent => Ok(()),
+        ParentMsg::HooksDone => Err(InitError::Protocol("HooksDone twice")),
     }
 }
 

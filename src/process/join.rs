@@ -22,7 +22,7 @@
 //! with its cause; the process keel finally execs is the container's own.
 
 use super::channel::{channel, ChannelError, Receiver, Sender};
-use super::settings::{self, SettingsError};
+use super::settings::{self, SeccompStage, SettingsError};
 use crate::cgroups::{Cgroup, CgroupError};
 use crate::console::{self, ConsoleError};
 use crate::exec::{self, ExecError};
@@ -38,6 +38,14 @@ pub struct ExecOptions<'a> {
     pub init_pid: i32,
     /// The container's cgroup, which it joins before it runs anything.
     pub cgroup: Option<&'a Cgroup>,
+    /// The container's compiled seccomp profile, and the profile itself
+    /// (for a NOTIFY listener's agent).
+    pub seccomp: Option<(
+        &'a crate::seccomp::Filter,
+        &'a oci_spec::runtime::LinuxSeccomp,
+    )>,
+    /// The container's state document, for the seccomp agent.
+    pub state_json: &'a str,
     pub process: &'a Process,
     pub console_socket: Option<&'a Path>,
     /// An already connected console socket (foreground relay).
@@ -63,12 +71,18 @@ pub enum JoinError {
         path: std::path::PathBuf,
         source: StateError,
     },
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error("seccomp listener: fetch it from the new process: {0}")]
+    Listener(std::io::Error),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 enum ExecMsg {
     Ready,
     Failed(String),
+    /// A seccomp listener's fd number, to fetch and hand to the agent.
+    SeccompListener(i32),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +114,7 @@ pub fn spawn(opts: &ExecOptions) -> Result<i32, JoinError> {
         child(opts, &joins, &go_rx, &tx)
     })?;
     drop(tx);
-    let outcome = place(opts, pid, &go_tx).and_then(|()| outcome(&rx));
+    let outcome = place(opts, pid, &go_tx).and_then(|()| outcome(opts, pid, &rx, &go_tx));
     if let Err(e) = outcome {
         // The child exits by itself after a failure (or with us: PDEATHSIG);
         // make sure, then collect it.
@@ -130,24 +144,58 @@ fn place(opts: &ExecOptions, pid: i32, go: &Sender<()>) -> Result<(), JoinError>
     Ok(go.send(&())?)
 }
 
-/// Ready, then end-of-file when the exec closed the channel.
-fn outcome(rx: &Receiver<ExecMsg>) -> Result<(), JoinError> {
+/// Ready, then end-of-file when the exec closed the channel; a seccomp
+/// listener on the way is handed to the agent.
+fn outcome(
+    opts: &ExecOptions,
+    pid: i32,
+    rx: &Receiver<ExecMsg>,
+    go: &Sender<()>,
+) -> Result<(), JoinError> {
+    loop {
+        match rx.recv() {
+            Ok(ExecMsg::SeccompListener(fd)) => {
+                forward_listener(opts, pid, fd)?;
+                go.send(&())?;
+            }
+            Ok(ExecMsg::Ready) => break,
+            Ok(ExecMsg::Failed(why)) => return Err(JoinError::Failed(why)),
+            Err(ChannelError::Closed) => return Err(JoinError::Gone),
+            Err(e) => return Err(e.into()),
+        }
+    }
     match rx.recv() {
-        Ok(ExecMsg::Ready) => match rx.recv() {
-            Err(ChannelError::Closed) => Ok(()),
-            Ok(ExecMsg::Failed(why)) => Err(JoinError::Failed(why)),
-            Ok(ExecMsg::Ready) => Err(JoinError::Failed("unexpected second Ready".into())),
-            Err(e) => Err(e.into()),
-        },
+        Err(ChannelError::Closed) => Ok(()),
         Ok(ExecMsg::Failed(why)) => Err(JoinError::Failed(why)),
-        Err(ChannelError::Closed) => Err(JoinError::Gone),
+        Ok(other) => Err(JoinError::Failed(format!(
+            "unexpected {other:?} after Ready"
+        ))),
         Err(e) => Err(e.into()),
     }
 }
 
+fn forward_listener(opts: &ExecOptions, pid: i32, fd: i32) -> Result<(), JoinError> {
+    let Some((_, profile)) = opts.seccomp else {
+        return Err(JoinError::Failed(
+            "a seccomp listener without a profile".into(),
+        ));
+    };
+    let Some(path) = profile.listener_path().as_ref() else {
+        return Err(JoinError::Failed(
+            "a seccomp listener without listenerPath".into(),
+        ));
+    };
+    let pidfd = crate::syscall::pidfd_open(pid).map_err(JoinError::Listener)?;
+    let listener = crate::syscall::pidfd_getfd(&pidfd, fd).map_err(JoinError::Listener)?;
+    let state: serde_json::Value = serde_json::from_str(opts.state_json).expect("our own JSON");
+    let metadata = profile.listener_metadata().as_deref();
+    let doc = crate::seccomp::process_state(&state, pid, metadata).expect("state serialises");
+    Ok(crate::seccomp::send_listener(path, &listener, &doc)?)
+}
+
 /// The child's side, top to bottom; it execs or exits.
 fn child(opts: &ExecOptions, joins: &[Join], go: &Receiver<()>, tx: &Sender<ExecMsg>) {
-    let program = match setup(opts, joins, go) {
+    let program = match setup(opts, joins, go, tx) {
         Ok(program) => program,
         Err(e) => {
             let _ = tx.send(&ExecMsg::Failed(e.to_string()));
@@ -167,6 +215,7 @@ fn setup(
     opts: &ExecOptions,
     joins: &[Join],
     go: &Receiver<()>,
+    tx: &Sender<ExecMsg>,
 ) -> Result<exec::Program, ChildError> {
     let process = opts.process;
     settings::unblock_signals();
@@ -184,11 +233,30 @@ fn setup(
         settings::terminal(socket, process, false)?;
     }
     settings::apply_limits(process)?;
+    let filter = opts.seccomp.map(|(f, _)| f);
+    let early = settings::load_seccomp(filter, process, SeccompStage::BeforeUserSwitch)?;
     settings::switch_user(process)?;
     let program = exec::prepare(process, &[])?;
     settings::no_new_privs(process)?;
+    let late = settings::load_seccomp(filter, process, SeccompStage::AfterNoNewPrivs)?;
+    if let Some(listener) = early.or(late) {
+        hand_over_listener(listener, go, tx)?;
+    }
     settings::pass_fds(opts.preserve_fds)?;
     Ok(program)
+}
+
+/// Report the listener's fd number; keep it open until the parent, having
+/// fetched it with pidfd_getfd, says go on.
+fn hand_over_listener(
+    listener: OwnedFd,
+    go: &Receiver<()>,
+    tx: &Sender<ExecMsg>,
+) -> Result<(), ChildError> {
+    use std::os::fd::AsRawFd;
+    tx.send(&ExecMsg::SeccompListener(listener.as_raw_fd()))
+        .and_then(|()| go.recv())
+        .map_err(|e| ChildError::Sys(format!("hand over the seccomp listener: {e}")))
 }
 
 fn connect_console(opts: &ExecOptions) -> Result<Option<OwnedFd>, ChildError> {

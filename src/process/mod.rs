@@ -65,6 +65,9 @@ enum InitMsg {
     Failed(String),
     /// A createContainer hook failed: like Failed, but poststop hooks run.
     HookFailed(String),
+    /// The seccomp filter has a listener (SCMP_ACT_NOTIFY): its fd number
+    /// in the init, for the parent to fetch and hand to the agent.
+    SeccompListener(i32),
 }
 
 /// Parent → init.
@@ -72,6 +75,8 @@ enum InitMsg {
 enum ParentMsg {
     /// prestart and createRuntime hooks have run.
     HooksDone,
+    /// The seccomp agent has the listener; the init may close its copy.
+    ListenerSent,
 }
 
 /// The state document hooks read on stdin (runtime.md "State"). A stopped

@@ -8,7 +8,9 @@ use crate::cgroups::{self, Cgroup, CgroupError};
 use crate::config::Bundle;
 use crate::hooks::{self, HookKind};
 use crate::namespaces::{self, NamespaceError, Plan};
+use crate::seccomp;
 use crate::state::{self, Container, State, StateError};
+use crate::syscall;
 use oci_spec::runtime::LinuxNamespaceType;
 use std::path::Path;
 
@@ -43,6 +45,10 @@ pub enum CreateError {
     Namespace(#[from] NamespaceError),
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error("seccomp listener: fetch it from the container init: {0}")]
+    Listener(std::io::Error),
     #[error("--preserve-fds {count}: fd {fd} is not open")]
     PreservedFd { count: u32, fd: u32 },
     #[error("--console-socket is required when process.terminal is true")]
@@ -180,6 +186,25 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     check_request(opts)?;
     let mut pending = Pending::claim(opts)?;
     let plan = namespaces::plan(&opts.bundle.spec)?;
+    let seccomp_profile = opts
+        .bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref());
+    let filter = seccomp_profile.map(seccomp::compile).transpose()?;
+    if let Some(f) = &filter {
+        let notify = if f.has_notify() {
+            ", with a listener"
+        } else {
+            ""
+        };
+        crate::logging::debug(&format!(
+            "container {}: seccomp filter of {} instructions{notify}",
+            opts.id,
+            f.len()
+        ));
+    }
     let mut st = initial_state(opts);
     pending.make_cgroup(&mut st, opts)?;
     let (to_parent, from_init) = channel::<InitMsg>()?;
@@ -188,6 +213,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     let ctx = InitContext {
         opts,
         state: &st,
+        seccomp: filter.as_ref(),
         plan: &plan,
         fifo: &fifo,
         to_parent,
@@ -233,6 +259,7 @@ fn initial_state(opts: &CreateOptions) -> State {
         hooks: spec.hooks().clone(),
         own_pid_ns: namespaces::creates(spec, LinuxNamespaceType::Pid),
         process: spec.process().clone(),
+        seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
         cgroup: None,
     }
 }
@@ -282,30 +309,62 @@ fn drive_init(
         InitMsg::MountsReady => {}
         other => return unexpected(other, "MountsReady"),
     }
-    let state_json = hook_state(st, "creating", st.pid);
-    let hooks = opts.bundle.spec.hooks().clone().unwrap_or_default();
-    let ran = hooks::run(
-        HookKind::Prestart,
-        hooks.prestart().as_deref().unwrap_or(&[]),
-        &state_json,
-    )
-    .and_then(|()| {
-        let list = hooks.create_runtime().as_deref().unwrap_or(&[]);
-        hooks::run(HookKind::CreateRuntime, list, &state_json)
-    });
-    if let Err(e) = ran {
+    if let Err(e) = run_runtime_hooks(opts, st) {
         run_poststop(st);
         return Err(e.into());
     }
     to_init.send(&ParentMsg::HooksDone)?;
-    match from_init.recv()? {
-        InitMsg::Created => Ok(()),
-        InitMsg::HookFailed(msg) => {
-            run_poststop(st);
-            Err(CreateError::Init(msg))
+    loop {
+        match from_init.recv()? {
+            InitMsg::Created => return Ok(()),
+            InitMsg::SeccompListener(fd) => {
+                forward_listener(opts, st, fd)?;
+                to_init.send(&ParentMsg::ListenerSent)?;
+            }
+            InitMsg::HookFailed(msg) => {
+                run_poststop(st);
+                return Err(CreateError::Init(msg));
+            }
+            other => return unexpected(other, "Created"),
         }
-        other => unexpected(other, "Created"),
     }
+}
+
+/// prestart, then createRuntime hooks, in the runtime's namespaces.
+fn run_runtime_hooks(opts: &CreateOptions, st: &State) -> Result<(), hooks::HookError> {
+    let state_json = hook_state(st, "creating", st.pid);
+    let hooks = opts.bundle.spec.hooks().clone().unwrap_or_default();
+    hooks::run(
+        HookKind::Prestart,
+        hooks.prestart().as_deref().unwrap_or(&[]),
+        &state_json,
+    )?;
+    let list = hooks.create_runtime().as_deref().unwrap_or(&[]);
+    hooks::run(HookKind::CreateRuntime, list, &state_json)
+}
+
+/// SCMP_ACT_NOTIFY: fetch the init's listener fd and hand it, with the
+/// container process state, to the agent at listenerPath (a host path,
+/// which the init can no longer reach).
+fn forward_listener(opts: &CreateOptions, st: &State, fd: i32) -> Result<(), CreateError> {
+    let seccomp = opts
+        .bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref());
+    let Some(path) = seccomp.and_then(|s| s.listener_path().as_ref()) else {
+        return Err(CreateError::Protocol(
+            "a seccomp listener without listenerPath".into(),
+        ));
+    };
+    let pidfd = syscall::pidfd_open(st.pid).map_err(CreateError::Listener)?;
+    let listener = syscall::pidfd_getfd(&pidfd, fd).map_err(CreateError::Listener)?;
+    let state: serde_json::Value =
+        serde_json::from_str(&hook_state(st, "creating", st.pid)).expect("our own JSON");
+    let metadata = seccomp.and_then(|s| s.listener_metadata().as_deref());
+    let doc = seccomp::process_state(&state, st.pid, metadata).expect("state serialises");
+    Ok(seccomp::send_listener(path, &listener, &doc)?)
 }
 
 fn unexpected(msg: InitMsg, want: &str) -> Result<(), CreateError> {

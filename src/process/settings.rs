@@ -11,6 +11,8 @@ use std::os::fd::OwnedFd;
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error(transparent)]
     Console(#[from] ConsoleError),
     #[error(transparent)]
     Caps(#[from] CapError),
@@ -102,4 +104,27 @@ pub fn pass_fds(count: u32) -> Result<(), SettingsError> {
         unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
     }
     crate::syscall::cloexec_from(3 + count).map_err(sys("mark keel's fds close-on-exec"))
+}
+
+/// Load the seccomp filter at `stage`: without no_new_privs loading needs
+/// CAP_SYS_ADMIN, so it happens before the user switch drops it; with
+/// no_new_privs, as late as possible, after it. Returns the listener fd of
+/// a filter with SCMP_ACT_NOTIFY.
+pub fn load_seccomp(
+    filter: Option<&crate::seccomp::Filter>,
+    process: &Process,
+    stage: SeccompStage,
+) -> Result<Option<OwnedFd>, SettingsError> {
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    match (filter, stage) {
+        (Some(f), SeccompStage::BeforeUserSwitch) if !nnp => Ok(crate::seccomp::load(f)?),
+        (Some(f), SeccompStage::AfterNoNewPrivs) if nnp => Ok(crate::seccomp::load(f)?),
+        _ => Ok(None),
+    }
+}
+
+#[derive(Clone, Copy)]
+pub enum SeccompStage {
+    BeforeUserSwitch,
+    AfterNoNewPrivs,
 }

@@ -18,9 +18,6 @@
 //! compiler covers one architecture and lacks NOTIFY, so the program is
 //! generated here (codegen.rs).
 
-// The lead wires compile/load/send_listener into create and the init.
-#![allow(dead_code)]
-
 mod arch;
 mod bpf;
 mod codegen;
@@ -33,13 +30,8 @@ mod tables;
 mod tests;
 
 pub use error::SeccompError;
-// Unused until the lead wires the module in.
-#[allow(unused_imports)]
-pub use error::ProfileProblem;
-#[allow(unused_imports)]
 pub use load::load;
-#[allow(unused_imports)]
-pub use notify::{process_state, send_listener, SECCOMP_FD_NAME};
+pub use notify::{process_state, send_listener};
 
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompFilterFlag as Flag};
 use seccompiler::BpfProgram;
