@@ -1,0 +1,104 @@
+//! linux.seccomp, observed from inside the container: a profile's errno
+//! and kill actions take effect, a real engine's profile runs a shell, an
+//! exec'd process is filtered too, and a bad profile fails create cleanly.
+
+mod common;
+
+use common::Sandbox;
+use serde_json::{json, Value};
+use std::fs;
+
+/// mkdir gets EOPNOTSUPP (95); chroot kills the calling process.
+fn small_profile() -> Value {
+    json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 95},
+            {"names": ["chroot"], "action": "SCMP_ACT_KILL_PROCESS"}
+        ]
+    })
+}
+
+fn run_with_profile(test: &str, profile: Value, script: &str) -> common::Output {
+    let mut sb = Sandbox::new(test);
+    sb.bundle.set("/linux/seccomp", profile).sh(script);
+    let id = sb.id.clone();
+    sb.run(&id, &[])
+}
+
+#[test]
+fn an_errno_rule_returns_the_configured_errno() {
+    let out = run_with_profile(
+        "seccomp_errno",
+        small_profile(),
+        "mkdir /dev/shm/x; echo rc=$?",
+    );
+    out.assert_ok();
+    assert!(out.stderr.contains("Operation not supported"), "{out}");
+    assert!(out.stdout.contains("rc=1"), "{out}");
+}
+
+#[test]
+fn a_kill_rule_kills_the_calling_process() {
+    // The child that calls chroot dies of SIGSYS (128+31); the shell lives.
+    let out = run_with_profile(
+        "seccomp_kill",
+        small_profile(),
+        "chroot / true; echo status=$?",
+    );
+    out.assert_ok();
+    assert!(out.stdout.contains("status=159"), "{out}");
+}
+
+#[test]
+fn podmans_default_profile_runs_a_shell() {
+    let fixture = format!(
+        "{}/tests/fixtures/podman-create-config.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let podman: Value = serde_json::from_str(&fs::read_to_string(fixture).unwrap()).unwrap();
+    let profile = podman["linux"]["seccomp"].clone();
+    assert!(profile["syscalls"].as_array().is_some_and(|s| s.len() > 10));
+    let out = run_with_profile(
+        "seccomp_podman",
+        profile,
+        "grep Seccomp: /proc/self/status; echo ok",
+    );
+    out.assert_ok();
+    assert_eq!(out.stdout, "Seccomp:\t2\nok\n", "{out}");
+}
+
+#[test]
+fn an_execd_process_is_filtered_too() {
+    let mut sb = Sandbox::new("seccomp_exec");
+    sb.bundle
+        .set("/linux/seccomp", small_profile())
+        .args(&["sleep", "1000"]);
+    let id = sb.id.clone();
+    sb.create(&id);
+    sb.rt.ok(&["start", &id]);
+    let out = sb.rt.run(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "grep Seccomp: /proc/self/status; mkdir /dev/shm/y",
+    ]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(out.stdout.contains("Seccomp:\t2"), "{out}");
+    assert!(out.stderr.contains("Operation not supported"), "{out}");
+}
+
+#[test]
+fn an_unknown_syscall_fails_create_naming_it() {
+    keel_only!();
+    let mut sb = Sandbox::new("seccomp_unknown");
+    let profile = json!({"defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["getpid", "no_such_call"], "action": "SCMP_ACT_ERRNO"}]});
+    sb.bundle.set("/linux/seccomp", profile);
+    let id = sb.id.clone();
+    let out = sb.try_create(&id, &[]);
+    out.assert_failed();
+    common::assert_keel_config_error(&out, "linux.seccomp.syscalls[0].names[1]", "no_such_call");
+    sb.assert_nothing_left(&id);
+}
