@@ -11,9 +11,11 @@
 //!  ────────────────────                         ──────────────────────
 //!  validate config, claim state dir (lock)
 //!  mkfifo <state>/exec.fifo
+//!  compile seccomp; make cgroup + limits
 //!  open namespaces to join; setns(pid) if joined
 //!  clone(CLONE_NEW* | SIGCHLD) ───────────────▶ die with parent (PDEATHSIG)
 //!  record pid + start time (state: creating)    setns into joined namespaces
+//!  put the init in its cgroup
 //!                                               connect --console-socket
 //!                                               prepare rootfs (mounts, devices)
 //!                      ◀──── MountsReady ──────
@@ -23,7 +25,10 @@
 //!                                               pty → console socket
 //!                                               masked/readonly paths, sysctl,
 //!                                               hostname, rlimits, user, caps,
-//!                                               cwd, resolve executable
+//!                                               cwd, resolve executable, seccomp
+//!                      ◀── SeccompListener(fd) ─ (only with SCMP_ACT_NOTIFY)
+//!  pidfd_getfd; send it to listenerPath
+//!                      ─── ListenerSent ──────▶
 //!                      ◀──── Created ────────── keep running after parent exits
 //!  state: created; write pid file; exit         open(exec.fifo, O_WRONLY) blocks
 //!
