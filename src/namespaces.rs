@@ -39,6 +39,9 @@ pub struct Join {
 pub struct Plan {
     pub clone_flags: libc::c_int,
     pub joins: Vec<Join>,
+    /// A new cgroup namespace is made by the init itself once it is in its
+    /// cgroup: the namespace's root is the cgroup it is made in.
+    pub unshare_cgroup: bool,
 }
 
 pub fn name(kind: LinuxNamespaceType) -> &'static str {
@@ -91,9 +94,11 @@ pub fn plan(spec: &Spec) -> Result<Plan, NamespaceError> {
     let mut plan = Plan {
         clone_flags: 0,
         joins: Vec::new(),
+        unshare_cgroup: false,
     };
     for (index, ns) in list(spec).iter().enumerate() {
         match ns.path() {
+            None if ns.typ() == LinuxNamespaceType::Cgroup => plan.unshare_cgroup = true,
             None => plan.clone_flags |= clone_flag(ns.typ()),
             Some(path) => {
                 let label = format!("linux.namespaces[{index}]");

@@ -99,7 +99,7 @@ pub struct UpdateArgs {
     #[arg(long = "memory-reservation")]
     pub memory_reservation: Option<String>,
     /// CPU shares (relative weight).
-    #[arg(long = "cpu-shares")]
+    #[arg(long = "cpu-share", alias = "cpu-shares")]
     pub cpu_shares: Option<u64>,
     /// CPU CFS quota in microseconds.
     #[arg(long = "cpu-quota")]

@@ -11,7 +11,13 @@ pub fn run(cli: &super::Cli, args: &super::PsArgs) -> anyhow::Result<()> {
     let pids = crate::lifecycle::cgroup_of(&st)?.pids()?;
     let mut out = std::io::stdout().lock();
     if args.format == "json" {
-        writeln!(out, "{}", serde_json::to_string(&pids)?)?;
+        // runc encodes no processes as null, and containerd parses it.
+        let text = if pids.is_empty() {
+            "null".into()
+        } else {
+            serde_json::to_string(&pids)?
+        };
+        writeln!(out, "{text}")?;
         return Ok(());
     }
     let ps_args: Vec<&str> = if args.ps_args.is_empty() {

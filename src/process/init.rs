@@ -110,6 +110,11 @@ fn setup(ctx: &InitContext) -> Result<Ready, InitError> {
         .expect("validated: process is present");
     guard_parent()?;
     join_namespaces(ctx.plan)?;
+    if ctx.plan.unshare_cgroup {
+        // Only then does the init wait for its placement here; otherwise
+        // the placement overlaps the rootfs setup below.
+        enter_cgroup(ctx)?;
+    }
     let console = connect_console(opts, process)?;
     let fifo = fifo::open_handle(ctx.fifo).map_err(sys("open exec fifo"))?;
     rootfs::prepare(spec, &opts.bundle.rootfs)?;
@@ -177,11 +182,29 @@ fn connect_console(opts: &CreateOptions, process: &Process) -> Result<Option<Own
     }
 }
 
+/// Wait until the parent has put us in our cgroup, then make the new cgroup
+/// namespace, so that its root is the container's cgroup and not keel's.
+fn enter_cgroup(ctx: &InitContext) -> Result<(), InitError> {
+    wait_placed(ctx)?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+        .map_err(|e| sys("linux.namespaces: unshare the cgroup namespace")(e.into()))
+}
+
+fn wait_placed(ctx: &InitContext) -> Result<(), InitError> {
+    match ctx.from_parent.recv()? {
+        ParentMsg::Placed => Ok(()),
+        _ => Err(InitError::Protocol("a message before Placed")),
+    }
+}
+
 fn wait_for_runtime_hooks(ctx: &InitContext) -> Result<(), InitError> {
     ctx.to_parent.send(&InitMsg::MountsReady)?;
+    if !ctx.plan.unshare_cgroup {
+        wait_placed(ctx)?;
+    }
     match ctx.from_parent.recv()? {
         ParentMsg::HooksDone => Ok(()),
-        ParentMsg::ListenerSent => Err(InitError::Protocol("ListenerSent before HooksDone")),
+        _ => Err(InitError::Protocol("a message before HooksDone")),
     }
 }
 
@@ -193,7 +216,7 @@ fn hand_over_listener(ctx: &InitContext, listener: OwnedFd) -> Result<(), InitEr
         .send(&InitMsg::SeccompListener(listener.as_raw_fd()))?;
     match ctx.from_parent.recv()? {
         ParentMsg::ListenerSent => Ok(()),
-        ParentMsg::HooksDone => Err(InitError::Protocol("HooksDone twice")),
+        _ => Err(InitError::Protocol("a message before ListenerSent")),
     }
 }
 

@@ -15,7 +15,8 @@
 //!  open namespaces to join; setns(pid) if joined
 //!  clone(CLONE_NEW* | SIGCHLD) ───────────────▶ die with parent (PDEATHSIG)
 //!  record pid + start time (state: creating)    setns into joined namespaces
-//!  put the init in its cgroup
+//!  put the init in its cgroup ─── Placed ─────▶ (a new cgroup namespace: unshare now,
+//!                                               so its root is the container's cgroup)
 //!                                               connect --console-socket
 //!                                               prepare rootfs (mounts, devices)
 //!                      ◀──── MountsReady ──────
@@ -78,6 +79,8 @@ enum InitMsg {
 /// Parent → init.
 #[derive(Debug, Serialize, Deserialize)]
 enum ParentMsg {
+    /// The init is in its cgroup.
+    Placed,
     /// prestart and createRuntime hooks have run.
     HooksDone,
     /// The seccomp agent has the listener; the init may close its copy.

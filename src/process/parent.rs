@@ -228,7 +228,12 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     ];
     let pid = spawn_init(&plan, ctx, &close)?;
     pending.record_init(&mut st, pid)?;
-    pending.place_init(pid)?;
+    let placed = pending
+        .place_init(pid)
+        .and_then(|()| Ok(to_init.send(&ParentMsg::Placed)?));
+    if let Err(e) = placed {
+        return Err(init_reason(&from_init).unwrap_or(e));
+    }
     drive_init(opts, &st, &from_init, &to_init)?;
     pending.finish(opts, st)
 }
@@ -365,6 +370,15 @@ fn forward_listener(opts: &CreateOptions, st: &State, fd: i32) -> Result<(), Cre
     let metadata = seccomp.and_then(|s| s.listener_metadata().as_deref());
     let doc = seccomp::process_state(&state, st.pid, metadata).expect("state serialises");
     Ok(seccomp::send_listener(path, &listener, &doc)?)
+}
+
+/// When placing or talking to the init fails, it has usually died, and its
+/// own message says why: prefer that to our symptom of it.
+fn init_reason(from_init: &Receiver<InitMsg>) -> Option<CreateError> {
+    match from_init.recv() {
+        Ok(InitMsg::Failed(msg)) | Ok(InitMsg::HookFailed(msg)) => Some(CreateError::Init(msg)),
+        _ => None,
+    }
 }
 
 fn unexpected(msg: InitMsg, want: &str) -> Result<(), CreateError> {
