@@ -221,6 +221,11 @@ fn setup(
     settings::unblock_signals();
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .map_err(|e| ChildError::Sys(format!("set pdeathsig: {e}")))?;
+    // Until it execs, this process is keel's binary inside the container's
+    // pid namespace: not dumpable, so the container cannot open its
+    // /proc/PID/exe (the binary) or its fds (CVE-2019-5736 class).
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|e| ChildError::Sys(format!("set dumpable: {e}")))?;
     go.recv()
         .map_err(|e| ChildError::Sys(format!("waiting to join the cgroup: {e}")))?;
     // The socket path is a host path: connect before entering the mounts.
