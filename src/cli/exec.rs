@@ -99,16 +99,8 @@ fn build_process(args: &super::ExecArgs, base: Option<&Process>) -> anyhow::Resu
 fn read_process(path: &std::path::Path) -> anyhow::Result<Process> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("--process {}", path.display()))?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let inner = e.inner().to_string();
-        let inner = inner
-            .split(" at line ")
-            .next()
-            .unwrap_or(&inner)
-            .to_string();
-        anyhow::anyhow!("{}: {}: {inner}", path.display(), e.path())
-    })
+    crate::config::parse_as(&text)
+        .map_err(|p| anyhow::anyhow!("{}: {}: {}", path.display(), p.path, p.message))
 }
 
 fn from_flags(args: &super::ExecArgs, mut p: Process) -> anyhow::Result<Process> {

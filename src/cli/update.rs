@@ -29,16 +29,8 @@ fn read_resources(path: &std::path::Path) -> anyhow::Result<LinuxResources> {
     } else {
         text = std::fs::read_to_string(path).with_context(|| format!("-r {}", path.display()))?;
     }
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let inner = e.inner().to_string();
-        let inner = inner
-            .split(" at line ")
-            .next()
-            .unwrap_or(&inner)
-            .to_string();
-        anyhow::anyhow!("{}: {}: {inner}", path.display(), e.path())
-    })
+    crate::config::parse_as(&text)
+        .map_err(|p| anyhow::anyhow!("{}: {}: {}", path.display(), p.path, p.message))
 }
 
 fn from_flags(args: &super::UpdateArgs) -> anyhow::Result<LinuxResources> {

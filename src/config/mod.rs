@@ -97,6 +97,12 @@ pub fn check_no_pivot(spec: &Spec) -> Result<(), ConfigError> {
 
 /// Parse config.json text, naming the JSON path of the first bad value.
 pub fn parse(text: &str) -> Result<Spec, Problem> {
+    parse_as(text)
+}
+
+/// Parse any runtime-spec JSON document (config.json, a process document,
+/// a resources document) the same way.
+pub fn parse_as<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Problem> {
     let de = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -16,16 +16,26 @@ pub fn requested(r: &LinuxResources) -> Vec<&'static str> {
     }
 }
 
+pub fn apply(f: &dyn Files, r: &LinuxResources) -> Result<(), CgroupError> {
+    write_limits(f, r, "limit_in_bytes", |limit| limit.to_string())
+}
+
 /// The page-fault limit, and the reservation limit where the kernel has
 /// one (5.7+): the spec's limit means reservations when they are limited.
-pub fn apply(f: &dyn Files, r: &LinuxResources) -> Result<(), CgroupError> {
+/// v1 and cgroup2 differ only in the file suffix and how "unlimited" reads.
+pub fn write_limits(
+    f: &dyn Files,
+    r: &LinuxResources,
+    suffix: &str,
+    value: impl Fn(i64) -> String,
+) -> Result<(), CgroupError> {
     for (i, l) in r.hugepage_limits().iter().flatten().enumerate() {
         let field = format!("{FIELD}[{i}]");
         let size = convert::check_hugepage(l.page_size(), l.limit())
             .map_err(|msg| CgroupError::invalid(&field, msg))?;
-        let value = l.limit().to_string();
-        fs::write(f, &field, &format!("hugetlb.{size}.limit_in_bytes"), &value)?;
-        let rsvd = format!("hugetlb.{size}.rsvd.limit_in_bytes");
+        let value = value(l.limit());
+        fs::write(f, &field, &format!("hugetlb.{size}.{suffix}"), &value)?;
+        let rsvd = format!("hugetlb.{size}.rsvd.{suffix}");
         if f.exists(&rsvd) {
             fs::write(f, &field, &rsvd, &value)?;
         }

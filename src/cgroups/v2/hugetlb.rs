@@ -6,22 +6,11 @@ use oci_spec::runtime::LinuxResources;
 
 use crate::cgroups::convert;
 use crate::cgroups::error::CgroupError;
-use crate::cgroups::fs::{self, Files};
-use crate::cgroups::v1::hugetlb::FIELD;
+use crate::cgroups::fs::Files;
+use crate::cgroups::v1::hugetlb::write_limits;
 
 pub fn apply(f: &dyn Files, r: &LinuxResources) -> Result<(), CgroupError> {
-    for (i, l) in r.hugepage_limits().iter().flatten().enumerate() {
-        let field = format!("{FIELD}[{i}]");
-        let size = convert::check_hugepage(l.page_size(), l.limit())
-            .map_err(|msg| CgroupError::invalid(&field, msg))?;
-        let value = convert::v2_limit(l.limit());
-        fs::write(f, &field, &format!("hugetlb.{size}.max"), &value)?;
-        let rsvd = format!("hugetlb.{size}.rsvd.max");
-        if f.exists(&rsvd) {
-            fs::write(f, &field, &rsvd, &value)?;
-        }
-    }
-    Ok(())
+    write_limits(f, r, "max", convert::v2_limit)
 }
 
 #[cfg(test)]
