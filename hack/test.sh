@@ -12,10 +12,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # The test bundles are made from Debian's static busybox by mkbundle.sh,
-# which also needs python3. Install only what is missing.
+# which also needs python3; a C toolchain links the build; `keel ps` runs
+# ps. Install only what is missing.
 missing=()
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 command -v python3 >/dev/null || missing+=(python3)
+command -v cc >/dev/null || missing+=(gcc libc6-dev)
+command -v ps >/dev/null || missing+=(procps)
 if [ ${#missing[@]} -gt 0 ]; then
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"

@@ -9,7 +9,6 @@ use common::{Output, Sandbox, TIMEOUT};
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::time::Instant;
 
 /// Run the sandbox's container in the foreground from a shell that sets
@@ -25,23 +24,7 @@ fn run_activated(sb: &mut Sandbox, listen_pid: &str) -> (Output, String) {
         .rt
         .command_via_sh(&script, &["run", "--bundle", &bundle, &id]);
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
-    let fd = write_end.as_raw_fd();
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        run.cmd.pre_exec(move || {
-            // dup2 clears close-on-exec on the copy; if the pipe already is
-            // fd 3, clear it by hand.
-            let rc = if fd == 3 {
-                libc::fcntl(3, libc::F_SETFD, 0)
-            } else {
-                libc::dup2(fd, 3)
-            };
-            if rc < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    run.pass_as_fd3(write_end.as_raw_fd());
     let out = run.spawn().wait();
     // Our copy of the write end must go, or the pipe never reaches its end.
     drop(write_end);

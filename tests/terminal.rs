@@ -11,7 +11,6 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
-use std::os::unix::process::CommandExt;
 use std::time::Instant;
 
 #[test]
@@ -60,23 +59,7 @@ fn preserve_fds_passes_fd_3_into_the_container() {
     let mut run = sb
         .rt
         .command(&["run", "--preserve-fds", "1", "--bundle", &bundle, &id]);
-    let fd = write_end.as_raw_fd();
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        run.cmd.pre_exec(move || {
-            // dup2 clears close-on-exec on the copy; if the pipe already is
-            // fd 3, clear it by hand.
-            let rc = if fd == 3 {
-                libc::fcntl(3, libc::F_SETFD, 0)
-            } else {
-                libc::dup2(fd, 3)
-            };
-            if rc < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    run.pass_as_fd3(write_end.as_raw_fd());
     let out = run.spawn().wait();
     // Our copy of the write end must go, or the read below never ends.
     drop(write_end);

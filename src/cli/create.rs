@@ -16,10 +16,9 @@ pub fn create(
     console_fd: Option<i32>,
 ) -> anyhow::Result<Created> {
     super::check_global_flags(cli)?;
+    // A bad id fails before the bundle is read; a taken one fails at the
+    // claim (an atomic mkdir), which comes before anything is made.
     crate::state::validate_id(&args.id)?;
-    if cli.root.join(&args.id).exists() {
-        anyhow::bail!(crate::state::StateError::Exists(args.id.clone()));
-    }
     let bundle_dir = match &args.bundle {
         Some(b) => b.clone(),
         None => std::env::current_dir().context("current directory")?,

@@ -21,7 +21,8 @@ pub fn run(cli: &super::Cli, args: &super::RunArgs) -> anyhow::Result<i32> {
         &args.create,
         pair.as_ref().map(|(_, theirs)| theirs.as_raw_fd()),
     )?;
-    let terminal = created.state.pid > 0 && has_terminal(&created.state.bundle);
+    let process = created.state.process.as_ref();
+    let terminal = process.and_then(|p| p.terminal()).unwrap_or(false);
     let master = match (&pair, terminal) {
         (Some((ours, _)), true) => Some(console::recv_master(ours)?),
         _ => None,
@@ -42,13 +43,4 @@ pub fn run(cli: &super::Cli, args: &super::RunArgs) -> anyhow::Result<i32> {
         lifecycle::destroy(c, &st, true)?;
     }
     Ok(code)
-}
-
-/// Whether the config that was created asks for a terminal. The bundle was
-/// just validated, so a read failure means no terminal to relay.
-fn has_terminal(bundle: &std::path::Path) -> bool {
-    crate::config::load(bundle)
-        .ok()
-        .and_then(|b| b.spec.process().as_ref().and_then(|p| p.terminal()))
-        .unwrap_or(false)
 }

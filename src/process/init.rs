@@ -6,12 +6,11 @@ use super::channel::{ChannelError, Receiver, Sender};
 use super::parent::CreateOptions;
 use super::settings::{self, SeccompStage, SettingsError};
 use super::{fifo, hook_state, InitMsg, ParentMsg};
-use crate::console::{self, ConsoleError};
 use crate::hooks::{self, HookError, HookKind};
 use crate::namespaces::{self, NamespaceError, Plan};
 use crate::rootfs::{self, RootfsError};
 use crate::{exec, sysctl};
-use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::ffi::CString;
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -35,8 +34,6 @@ enum InitError {
     Namespace(#[from] NamespaceError),
     #[error(transparent)]
     Rootfs(#[from] RootfsError),
-    #[error(transparent)]
-    Console(#[from] ConsoleError),
     #[error(transparent)]
     Hook(#[from] HookError),
     #[error(transparent)]
@@ -115,7 +112,7 @@ fn setup(ctx: &InitContext) -> Result<Ready, InitError> {
         // the placement overlaps the rootfs setup below.
         enter_cgroup(ctx)?;
     }
-    let console = connect_console(opts, process)?;
+    let console = settings::console_socket(process, opts.console_socket, opts.console_fd)?;
     let fifo = fifo::open_handle(ctx.fifo).map_err(sys("open exec fifo"))?;
     rootfs::prepare(spec, &opts.bundle.rootfs)?;
     wait_for_runtime_hooks(ctx)?;
@@ -164,22 +161,6 @@ fn join_namespaces(plan: &Plan) -> Result<(), InitError> {
         namespaces::enter(join)?;
     }
     Ok(())
-}
-
-fn connect_console(opts: &CreateOptions, process: &Process) -> Result<Option<OwnedFd>, InitError> {
-    if !process.terminal().unwrap_or(false) {
-        return Ok(None);
-    }
-    if let Some(fd) = opts.console_fd {
-        let fd = nix::unistd::dup(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) });
-        return fd
-            .map(Some)
-            .map_err(|e| sys("dup console socket")(e.into()));
-    }
-    match opts.console_socket {
-        Some(path) => Ok(Some(console::connect_socket(path)?)),
-        None => Ok(None),
-    }
 }
 
 /// Wait until the parent has put us in our cgroup, then make the new cgroup

@@ -24,13 +24,12 @@
 use super::channel::{channel, ChannelError, Receiver, Sender};
 use super::settings::{self, SeccompStage, SettingsError};
 use crate::cgroups::{Cgroup, CgroupError};
-use crate::console::{self, ConsoleError};
 use crate::exec::{self, ExecError};
 use crate::namespaces::{self, Join, NamespaceError};
 use crate::state::{self, StateError};
 use oci_spec::runtime::{LinuxNamespaceType, Process};
 use serde::{Deserialize, Serialize};
-use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
 use std::path::Path;
 
 pub struct ExecOptions<'a> {
@@ -89,8 +88,6 @@ enum ExecMsg {
 enum ChildError {
     #[error(transparent)]
     Namespace(#[from] NamespaceError),
-    #[error(transparent)]
-    Console(#[from] ConsoleError),
     #[error(transparent)]
     Settings(#[from] SettingsError),
     #[error(transparent)]
@@ -229,7 +226,7 @@ fn setup(
     go.recv()
         .map_err(|e| ChildError::Sys(format!("waiting to join the cgroup: {e}")))?;
     // The socket path is a host path: connect before entering the mounts.
-    let console = connect_console(opts)?;
+    let console = settings::console_socket(process, opts.console_socket, opts.console_fd)?;
     for join in joins.iter().filter(|j| j.kind != LinuxNamespaceType::Pid) {
         namespaces::enter(join)?;
     }
@@ -262,21 +259,4 @@ fn hand_over_listener(
     tx.send(&ExecMsg::SeccompListener(listener.as_raw_fd()))
         .and_then(|()| go.recv())
         .map_err(|e| ChildError::Sys(format!("hand over the seccomp listener: {e}")))
-}
-
-fn connect_console(opts: &ExecOptions) -> Result<Option<OwnedFd>, ChildError> {
-    if !opts.process.terminal().unwrap_or(false) {
-        return Ok(None);
-    }
-    if let Some(fd) = opts.console_fd {
-        // SAFETY: the caller keeps this fd open for the whole spawn.
-        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-        let fd = nix::unistd::dup(borrowed)
-            .map_err(|e| ChildError::Sys(format!("dup console socket: {e}")))?;
-        return Ok(Some(fd));
-    }
-    match opts.console_socket {
-        Some(path) => Ok(Some(console::connect_socket(path)?)),
-        None => Ok(None),
-    }
 }

@@ -43,6 +43,28 @@ pub fn unblock_signals() {
     }
 }
 
+/// The console socket of a process with a terminal: an already connected
+/// one keel made (foreground relay), or `--console-socket`, connected now,
+/// before the host path is out of reach.
+pub fn console_socket(
+    process: &Process,
+    path: Option<&std::path::Path>,
+    fd: Option<std::os::fd::RawFd>,
+) -> Result<Option<OwnedFd>, SettingsError> {
+    if !process.terminal().unwrap_or(false) {
+        return Ok(None);
+    }
+    if let Some(fd) = fd {
+        // SAFETY: the caller keeps this fd open while the child starts.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let dup = nix::unistd::dup(borrowed).map_err(|e| sys("dup console socket")(e.into()))?;
+        return Ok(Some(dup));
+    }
+    path.map(console::connect_socket)
+        .transpose()
+        .map_err(Into::into)
+}
+
 /// A pty whose slave becomes our controlling terminal and stdio, and whose
 /// master goes to `socket`. The init also binds the slave on /dev/console.
 pub fn terminal(

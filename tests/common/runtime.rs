@@ -142,6 +142,29 @@ impl Runtime {
 }
 
 impl RuntimeCommand {
+    /// Give the runtime `fd` as its fd 3, without close-on-exec, as an
+    /// engine passes an extra file (`--preserve-fds`, `LISTEN_FDS`).
+    pub fn pass_as_fd3(&mut self, fd: std::os::fd::RawFd) -> &mut Self {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            self.cmd.pre_exec(move || {
+                // dup2 clears close-on-exec on the copy; if the pipe already
+                // is fd 3, clear it by hand.
+                let rc = if fd == 3 {
+                    libc::fcntl(3, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(fd, 3)
+                };
+                if rc < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        self
+    }
+
     pub fn spawn(mut self) -> Spawned {
         let child = self
             .cmd
