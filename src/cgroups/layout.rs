@@ -56,8 +56,18 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Read this process's view of the host.
+    /// This process's view of the host, read once per keel call: config
+    /// validation and create both need it, and it does not change between.
     pub fn detect() -> Result<Layout, CgroupError> {
+        static HOST: std::sync::OnceLock<Layout> = std::sync::OnceLock::new();
+        if let Some(layout) = HOST.get() {
+            return Ok(layout.clone());
+        }
+        let layout = Layout::read_host()?;
+        Ok(HOST.get_or_init(|| layout).clone())
+    }
+
+    fn read_host() -> Result<Layout, CgroupError> {
         let read = |p: &str| {
             std::fs::read_to_string(p).map_err(|e| CgroupError::Layout(format!("read {p}: {e}")))
         };
