@@ -1,32 +1,8 @@
-//! keel: a low-level OCI container runtime with runc's command line.
-
-mod capabilities;
-mod cgroups;
-mod cli;
-mod config;
-mod console;
-mod exec;
-mod foreground;
-mod hooks;
-mod identity;
-mod lifecycle;
-mod logging;
-mod namespaces;
-mod process;
-mod rlimits;
-mod rootfs;
-mod seccomp;
-mod signals;
-mod state;
-mod syscall;
-mod sysctl;
+//! keel's command line: parse, dispatch to `cli::*`, print one-line errors.
 
 use clap::Parser;
-use cli::{Cli, Command};
-
-/// The runtime-spec version this build implements: the one the oci-spec
-/// crate models, since every field keel reads comes through it.
-pub const OCI_VERSION: &str = oci_spec::runtime::VERSION;
+use keel::cli::{self, Cli, Command};
+use keel::{logging, OCI_VERSION};
 
 fn main() {
     let cli = Cli::parse();

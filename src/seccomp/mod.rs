@@ -65,6 +65,12 @@ impl Filter {
         self.program.len()
     }
 
+    /// Whether the program has no instructions (never true of a compiled
+    /// profile, which at least returns its default action).
+    pub fn is_empty(&self) -> bool {
+        self.program.is_empty()
+    }
+
     /// The flags `load` passes to seccomp(2).
     fn load_flags(&self) -> u64 {
         let mut flags = self.flags;
