@@ -43,6 +43,10 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ $# -gt 0 ] || usage
+# The init reads these as whitespace-separated lines.
+for dir in "${shares[@]}" "${writable[@]}"; do
+	[[ ! $dir =~ [[:space:]] ]] || { echo "$0: cannot share a path with whitespace: $dir" >&2; exit 2; }
+done
 
 image=$("$here/image.sh")
 
