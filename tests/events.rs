@@ -37,6 +37,18 @@ fn spawn_events(sb: &Sandbox, id: &str, sink: &Fifo, extra: &[&str]) -> Spawned 
     call.spawn()
 }
 
+/// Once the container has stopped, the stream ends by itself, successfully.
+/// runc 1.1 on a v1 host ends it only when the container's cgroup is
+/// removed (its OOM eventfd fires then): for another runtime, delete first.
+fn assert_stream_ends(sb: &Sandbox, id: &str, stream: Spawned) {
+    sb.wait_exit(id);
+    if !is_keel() {
+        eprintln!("note: not keel: deleting the container to end the stream");
+        sb.rt.ok(&["delete", id]);
+    }
+    stream.wait().assert_ok();
+}
+
 fn parse_event(line: &str) -> Value {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON event ({e}): {line}"))
 }
@@ -145,9 +157,7 @@ fn an_oom_kill_is_reported_as_it_happens_and_the_stream_ends_with_the_container(
     }
     // 128 + SIGKILL: the OOM killer's signal.
     assert_eq!(out.read_line("dd's exit status"), "dd 137");
-    // The shell has exited: the stream ends by itself, successfully.
-    stream.wait().assert_ok();
-    sb.wait_exit(&id);
+    assert_stream_ends(&sb, &id, stream);
 }
 
 #[test]
@@ -160,9 +170,7 @@ fn the_stream_ends_when_the_container_stops() {
     let first = parse_event(&events.read_line("the first stats event"));
     assert_eq!(first["type"], "stats", "{first}");
     input.write_line("stop");
-    let done = stream.wait();
-    done.assert_ok();
-    sb.wait_exit(&id);
+    assert_stream_ends(&sb, &id, stream);
 }
 
 #[test]
