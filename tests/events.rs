@@ -14,6 +14,11 @@ use std::fs;
 
 const MIB: u64 = 1 << 20;
 
+/// Whether this host has only cgroup2 (the v2 testbed).
+fn pure_v2() -> bool {
+    std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
 /// Create and start the sandbox's container.
 fn start(sb: &mut Sandbox) -> String {
     let id = sb.id.clone();
@@ -100,20 +105,20 @@ fn stats_report_usage_and_the_limits_the_config_set() {
     assert_eq!(memory["usage"]["limit"], json!(64 * MIB), "{got}");
     assert_eq!(memory["swap"]["limit"], json!(96 * MIB), "{got}");
     assert!(memory["usage"]["usage"].as_u64().unwrap_or(0) > 0, "{got}");
+    let raw = memory["raw"].as_object();
     assert!(
-        memory["raw"]["total_rss"].is_u64(),
+        raw.is_some_and(|r| r.len() > 5),
         "memory.stat as raw: {got}"
     );
     assert_eq!(data["pids"]["limit"], json!(50), "{got}");
-    assert!(
-        data["cpu"]["usage"]["total"].as_u64().unwrap_or(0) > 0,
-        "{got}"
-    );
-    assert!(data["cpu"]["usage"]["percpu"].is_array(), "{got}");
-    assert!(
-        !data["cpuset"]["cpus"].as_array().unwrap().is_empty(),
-        "{got}"
-    );
+    let cpu_total = data["cpu"]["usage"]["total"].as_u64().unwrap_or(0);
+    assert!(cpu_total > 0, "{got}");
+    if !pure_v2() {
+        // v1's cpuacct and cpuset; cgroup2 has neither per-cpu usage nor
+        // (in runc's reader) cpuset stats.
+        assert!(data["cpu"]["usage"]["percpu"].is_array(), "{got}");
+        assert!(data["cpuset"]["cpus"].is_array(), "{got}");
+    }
 
     // The shell and its two sleeps: the count ps gives.
     let ps = sb.rt.ok(&["ps", "--format", "json", &id]);

@@ -111,8 +111,11 @@ fn stream(st: &State, cg: &Cgroup, interval: Duration, out: &mut impl Write) -> 
         let [oom_ready, tick, exited] = wait(&[oom.fd(), timer.as_fd(), init.as_fd()])?;
         // Exit is checked after the OOMs: the kernel signals an OOM before
         // its victim dies, so a kill that ended the container is printed.
-        if (oom_ready || exited) && (report_ooms(&mut oom, &st.id, out)? || exited) {
-            return Ok(());
+        if oom_ready || exited {
+            let gone = report_ooms(&mut oom, &st.id, out)?;
+            if gone || exited {
+                return Ok(());
+            }
         }
         if tick {
             let mut expirations = [0u8; 8];
