@@ -38,34 +38,23 @@ if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) !
 os.execv("/bin/bash", ["bash"] + sys.argv[1:])' "$0" "$@"
 fi
 
-T=$(mktemp -d /tmp/engines.XXXXXX)
-RESULTS=$LOGS/results.tsv
-ROOTFS_TAR=$T/busybox-rootfs.tar
-CGROUP_TOPS_BEFORE=$(echo /sys/fs/cgroup/*)
-RUN_CONTAINERD_BEFORE=$([ -e /run/containerd ] && echo yes || true)
-: >"$RESULTS"
-for engine in $ENGINES; do
-	. "$INTEGRATION/engines/$engine.sh"
-done
-[[ " $ENGINES " == *" docker "* ]] && . "$INTEGRATION/engines/containerd.sh"
-. "$INTEGRATION/lib/checks.sh"
-if [ -n "${ONLY:-}" ]; then
-	# shellcheck disable=SC2207 # check names are single words
-	CHECKS=($(printf '%s\n' $ONLY | awk '!seen[$0]++'))
-fi
-
 cleanup() {
 	set +e
-	for engine in $ENGINES; do "${engine}_stop"; done
+	for engine in $ENGINES; do
+		[ "$(type -t "${engine}_stop")" != function ] || "${engine}_stop"
+	done
 	[ "$(type -t containerd_daemon_stop)" != function ] || containerd_daemon_stop
 	kill_leftover_children
 	unmount_leftovers
 	remove_engine_cgroups
+	remove_host_paths
 	# containerd's shims keep their sockets in /run/containerd/s whatever
-	# the config says; the directories go if the suite made them.
-	if [ -z "$RUN_CONTAINERD_BEFORE" ]; then
-		rmdir /run/containerd/s /run/containerd 2>/dev/null
-	fi
+	# the config says, and podman calls runc without --root (/run/runc):
+	# these go if the suite made them and they are empty.
+	local dir
+	for dir in /run/containerd/s /run/containerd /run/runc; do
+		case " $RUN_DIRS_BEFORE " in *" $dir "*) ;; *) rmdir "$dir" 2>/dev/null ;; esac
+	done
 	local left
 	left=$(leftovers)
 	if [ -n "$left" ]; then
@@ -76,8 +65,26 @@ cleanup() {
 		rm -rf --one-file-system "$T"
 	fi
 }
+
+# What was there before the suite, so that clean-up removes only its own.
+CGROUP_TOPS_BEFORE=$(echo /sys/fs/cgroup/*)
+HOST_PATHS_BEFORE=$(host_paths_present | tr '\n' ' ')
+RUN_DIRS_BEFORE=$(for d in /run/containerd/s /run/containerd /run/runc; do [ ! -d "$d" ] || echo "$d"; done)
+T=$(mktemp -d /tmp/engines.XXXXXX)
 trap 'exit 130' INT TERM
 trap 'cleanup' EXIT
+RESULTS=$LOGS/results.tsv
+ROOTFS_TAR=$T/busybox-rootfs.tar
+: >"$RESULTS"
+for engine in $ENGINES; do
+	. "$INTEGRATION/engines/$engine.sh"
+done
+[[ " $ENGINES " == *" docker "* ]] && . "$INTEGRATION/engines/containerd.sh"
+. "$INTEGRATION/lib/checks.sh"
+if [ -n "${ONLY:-}" ]; then
+	# shellcheck disable=SC2207 # check names are single words
+	CHECKS=($(printf '%s\n' $ONLY | awk '!seen[$0]++'))
+fi
 
 VERSION=$("$RUNTIME" --version)
 VERSION=${VERSION%%$'\n'*}

@@ -5,7 +5,9 @@
 PODMAN_DIR=$T/podman
 PODMAN_IMAGE=localhost/busybox:e2e
 PODMAN_CGROUP=/keel-e2e-podman
-PODMAN=(env "CONTAINERS_CONF=$PODMAN_DIR/containers.conf"
+# In $PODMAN_DIR: conmon 2.1.6, given no persist dir by podman 4.3, writes a
+# file "oom" into its working directory when the container meets an OOM kill.
+PODMAN=(env -C "$PODMAN_DIR" "CONTAINERS_CONF=$PODMAN_DIR/containers.conf"
 	"CONTAINERS_REGISTRIES_CONF=$PODMAN_DIR/registries.conf"
 	podman --root "$PODMAN_DIR/root" --runroot "$PODMAN_DIR/run" --tmpdir "$PODMAN_DIR/tmp"
 	--network-config-dir "$PODMAN_DIR/networks" --volumepath "$PODMAN_DIR/volumes"

@@ -115,6 +115,21 @@ kill_leftover_children() {
 	done
 }
 
+# What the engines write outside the temporary directory whatever their
+# flags say: dockerd 20.10 its trust key, podman its blob-info cache and
+# netavark's run directory. Those that were not there before the suite go.
+HOST_PATHS=(/etc/docker/key.json /var/lib/containers /run/containers)
+host_paths_present() {
+	local p
+	for p in "${HOST_PATHS[@]}"; do [ ! -e "$p" ] || echo "$p"; done
+}
+remove_host_paths() {
+	local p
+	for p in $(host_paths_present); do
+		case " $HOST_PATHS_BEFORE " in *" $p "*) ;; *) rm -rf --one-file-system "$p" ;; esac
+	done
+}
+
 # leftovers: print what the suite failed to clean (its own check; keel's
 # hack/check-leftovers.sh runs after it in CI).
 leftovers() {
@@ -125,6 +140,9 @@ leftovers() {
 		case " $CGROUP_TOPS_BEFORE " in *" $top "*) ;; *) echo "cgroup: $top (new)" ;; esac
 	done
 	awk -v t="$T/" 'index($5, t) == 1 { print "mount: " $5 }' /proc/self/mountinfo
+	for top in $(host_paths_present); do
+		case " $HOST_PATHS_BEFORE " in *" $top "*) ;; *) echo "file: $top" ;; esac
+	done
 	local proc cmd
 	for proc in /proc/[0-9]*; do
 		[ "${proc#/proc/}" != "$BASHPID" ] || continue
