@@ -82,7 +82,7 @@ done
 [[ " $ENGINES " == *" docker "* ]] && . "$INTEGRATION/engines/containerd.sh"
 . "$INTEGRATION/lib/checks.sh"
 if [ -n "${ONLY:-}" ]; then
-	# shellcheck disable=SC2207 # check names are single words
+	# shellcheck disable=SC2207,SC2086 # check names are single words
 	CHECKS=($(printf '%s\n' $ONLY | awk '!seen[$0]++'))
 fi
 

@@ -94,6 +94,6 @@ containerd_task_field() {
 }
 containerd_pid() { containerd_task_field "$1" 2; }
 containerd_known() { ctr_cli containers ls -q | grep -qx "$1"; }
-containerd_state() { containerd_task_field "$1" 3 | tr 'A-Z' 'a-z'; }
+containerd_state() { containerd_task_field "$1" 3 | tr '[:upper:]' '[:lower:]'; }
 # ctr maps nothing: a create that fails is ctr's own failure, status 1.
 containerd_missing_status() { echo 1; }

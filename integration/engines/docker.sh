@@ -32,6 +32,7 @@ docker_stop() {
 	[ -n "${DOCKERD_PID:-}" ] || return 0
 	local ids
 	ids=$(docker_cli ps -aq) || true
+	# shellcheck disable=SC2086 # one id per word
 	[ -z "$ids" ] || docker_cli rm -f $ids >&2 || true
 	stop_daemon "$DOCKERD_PID" dockerd
 	DOCKERD_PID=
@@ -41,6 +42,7 @@ docker_argv() {
 	local op=$1 name=$2 flags
 	shift 2
 	parse_opts "$@"
+	# shellcheck disable=SC2207 # one flag or value per line, none with a space
 	flags=($(docker_style_flags))
 	local run=(--name "$name" --runtime tested --network none "${flags[@]}")
 	ARGV=("${DOCKER[@]}")

@@ -50,6 +50,7 @@ podman_argv() {
 	local op=$1 name=$2 flags
 	shift 2
 	parse_opts "$@"
+	# shellcheck disable=SC2207 # one flag or value per line, none with a space
 	flags=($(docker_style_flags))
 	local run=(--name "$name" --network none --cgroup-parent "$PODMAN_CGROUP" "${flags[@]}")
 	ARGV=("${PODMAN[@]}")

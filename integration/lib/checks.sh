@@ -46,7 +46,7 @@ while :; do sleep 1000 & wait $!; done'
 # parse_opts [OPTIONS] [-- CMD...]: the options an adapter turns into its
 # engine's flags, in OPT_*; the command in CMD.
 parse_opts() {
-	OPT_TTY= OPT_READONLY= OPT_MEMORY= OPT_USER= OPT_WORKDIR= OPT_ENV=
+	OPT_TTY='' OPT_READONLY='' OPT_MEMORY='' OPT_USER='' OPT_WORKDIR='' OPT_ENV=''
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
 		case "$1" in
 		--tty) OPT_TTY=1 ;;

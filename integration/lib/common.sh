@@ -82,7 +82,8 @@ print_table() {
 	echo "$header"
 	echo "$rule"
 	for check in "${CHECKS[@]}"; do
-		local row="| $(check_title "$check") |"
+		local row
+		row="| $(check_title "$check") |"
 		for engine in "${engines[@]}"; do
 			r=$(awk -F'\t' -v e="$engine" -v c="$check" '$1 == e && $2 == c { print $3 }' "$RESULTS")
 			[ "$r" = pass ] || failed=1
