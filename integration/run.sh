@@ -118,11 +118,12 @@ rc=0
 print_table $ENGINES || rc=1
 passed=$(grep -c 'pass$' "$RESULTS" || true)
 failed=$(grep -c 'fail$' "$RESULTS" || true)
+skipped=$(grep -c 'n/a$' "$RESULTS" || true)
 echo
 if [ -n "$LEFT_BEHIND" ]; then
 	echo "the suite left things behind (listed above)"
 	rc=1
 fi
-echo "engines: $passed passed, $failed failed"
+echo "engines: $passed passed, $failed failed, $skipped skipped"
 if [ "$rc" -eq 0 ] && [ -z "${KEEP_LOGS:-}" ]; then rm -rf "$LOGS"; else echo "logs: $LOGS"; fi
 exit "$rc"

@@ -84,6 +84,7 @@ containerd_argv() {
 	# A stopped task is deleted before the container gets a new one.
 	start) ARGV=(sh -c '"$@" tasks delete "$0" && "$@" tasks start -d --null-io "$0"' "$name" "${CTR[@]}") ;;
 	kill) ARGV+=(tasks kill -s "SIG${CMD[0]}" "$name") ;;
+	update) ARGV=() ;; # ctr 1.6 has no command for the task's Update
 	rm_f) ARGV=(sh -c '"$@" tasks delete --force "$0" && "$@" containers delete "$0"' "$name" "${CTR[@]}") ;;
 	esac
 }

@@ -52,6 +52,7 @@ docker_argv() {
 	exec) ARGV+=(exec "${flags[@]}" "$name" "${CMD[@]}") ;;
 	ps) ARGV+=(top "$name") ;;
 	pause | unpause | start) ARGV+=("$op" "$name") ;;
+	update) ARGV+=(update "${flags[@]}" "$name") ;;
 	stop) ARGV+=(stop -t 30 "$name") ;;
 	kill) ARGV+=(kill -s "${CMD[0]}" "$name") ;;
 	rm_f) ARGV+=(rm -f "$name") ;;

@@ -8,11 +8,12 @@
 #   NAME_state NAME    running, paused or stopped
 #   NAME_known NAME    succeeds while the engine lists the container
 #   NAME_missing_status  the exit status the engine gives a missing program
+# An OP the engine does not have leaves ARGV empty: the check is then n/a.
 # Checks run in a subshell with set -e; each container name is the engine's
 # name plus the check's, so a failed check leaves nothing another reuses.
 
 CHECKS=(run_rm_echo exit_0_3 exit_127 exit_137 run_options exec exec_tty exec_options ps pause
-	stop kill_usr1 restart rm_f run_tty memory error_message)
+	stop kill_usr1 restart rm_f run_tty memory update error_message)
 
 check_title() {
 	case "$1" in
@@ -32,6 +33,7 @@ check_title() {
 	rm_f) echo 'rm -f (process and cgroup gone)' ;;
 	run_tty) echo 'run -it (pty)' ;;
 	memory) echo 'memory 32m (limit and OOM kill)' ;;
+	update) echo 'update memory, cpu quota and shares' ;;
 	error_message) echo "runtime's error reaches the user" ;;
 	esac
 }
@@ -47,8 +49,11 @@ while :; do sleep 1000 & wait $!; done'
 # engine's flags, in OPT_*; the command in CMD.
 parse_opts() {
 	OPT_TTY='' OPT_READONLY='' OPT_MEMORY='' OPT_USER='' OPT_WORKDIR='' OPT_ENV=''
+	OPT_QUOTA='' OPT_SHARES=''
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
 		case "$1" in
+		--cpu-quota) OPT_QUOTA=$2 && shift ;;
+		--cpu-shares) OPT_SHARES=$2 && shift ;;
 		--tty) OPT_TTY=1 ;;
 		--read-only) OPT_READONLY=1 ;;
 		--memory) OPT_MEMORY=$2 && shift ;;
@@ -287,6 +292,22 @@ check_memory() {
 	eng rm_f "$name" >&2
 }
 
+# A running container's limits changed by the engine (the runtime's update,
+# resources as JSON on stdin), read from the host.
+check_update() {
+	ENGINE=$1
+	local name=$ENGINE-update pid
+	"${ENGINE}_argv" update "$name"
+	[ ${#ARGV[@]} -gt 0 ] || return "$NOT_APPLICABLE"
+	start_serving "$name" --memory 33554432
+	pid=$(in_ pid "$name")
+	eng update "$name" --memory 67108864 --cpu-quota 50000 --cpu-shares 512 >&2
+	expect_eq memory.limit_in_bytes 67108864 "$(cat "$(cgroup_dir "$pid" memory)/memory.limit_in_bytes")"
+	expect_eq cpu.cfs_quota_us 50000 "$(cat "$(cgroup_dir "$pid" cpu)/cpu.cfs_quota_us")"
+	expect_eq cpu.shares 512 "$(cat "$(cgroup_dir "$pid" cpu)/cpu.shares")"
+	eng rm_f "$name" >&2
+}
+
 # The runtime's own words for a missing program (RUNTIME_ERROR, from calling
 # the runtime directly in run.sh) must reach the engine's user unchanged.
 check_error_message() {
@@ -306,4 +327,6 @@ docker_style_flags() {
 	[ -z "$OPT_USER" ] || printf '%s\n' --user "$OPT_USER"
 	[ -z "$OPT_WORKDIR" ] || printf '%s\n' --workdir "$OPT_WORKDIR"
 	[ -z "$OPT_ENV" ] || printf '%s\n' --env "$OPT_ENV"
+	[ -z "$OPT_QUOTA" ] || printf '%s\n' --cpu-quota "$OPT_QUOTA"
+	[ -z "$OPT_SHARES" ] || printf '%s\n' --cpu-shares "$OPT_SHARES"
 }

@@ -45,6 +45,9 @@ status() {
 	echo "$rc"
 }
 
+# A check's status when the engine has no command for its operation.
+NOT_APPLICABLE=77
+
 # Results: one line "engine<TAB>check<TAB>pass|fail" per check run.
 RESULTS=${RESULTS:-}
 
@@ -64,6 +67,8 @@ run_check() {
 	wait $! || rc=$?
 	if [ "$rc" -eq 0 ]; then
 		printf '%s\t%s\tpass\n' "$engine" "$check" >>"$RESULTS"
+	elif [ "$rc" -eq "$NOT_APPLICABLE" ]; then
+		printf '%s\t%s\tn/a\n' "$engine" "$check" >>"$RESULTS"
 	else
 		printf '%s\t%s\tfail\n' "$engine" "$check" >>"$RESULTS"
 		say "    failed (exit $rc); log $log:"
@@ -86,7 +91,7 @@ print_table() {
 		row="| $(check_title "$check") |"
 		for engine in "${engines[@]}"; do
 			r=$(awk -F'\t' -v e="$engine" -v c="$check" '$1 == e && $2 == c { print $3 }' "$RESULTS")
-			[ "$r" = pass ] || failed=1
+			[ "$r" = pass ] || [ "$r" = n/a ] || failed=1
 			row+=" ${r:-not run} |"
 		done
 		echo "$row"
