@@ -39,24 +39,9 @@ docker_stop() {
 }
 
 docker_argv() {
-	local op=$1 name=$2 flags
-	shift 2
-	parse_opts "$@"
-	# shellcheck disable=SC2207 # one flag or value per line, none with a space
-	flags=($(docker_style_flags))
-	local run=(--name "$name" --runtime tested --network none "${flags[@]}")
+	parse_opts "${@:3}"
 	ARGV=("${DOCKER[@]}")
-	case "$op" in
-	run_fg) ARGV+=(run --rm "${run[@]}" "$DOCKER_IMAGE" "${CMD[@]}") ;;
-	run_bg) ARGV+=(run -d "${run[@]}" "$DOCKER_IMAGE" "${CMD[@]}") ;;
-	exec) ARGV+=(exec "${flags[@]}" "$name" "${CMD[@]}") ;;
-	ps) ARGV+=(top "$name") ;;
-	pause | unpause | start) ARGV+=("$op" "$name") ;;
-	update) ARGV+=(update "${flags[@]}" "$name") ;;
-	stop) ARGV+=(stop -t 30 "$name") ;;
-	kill) ARGV+=(kill -s "${CMD[0]}" "$name") ;;
-	rm_f) ARGV+=(rm -f "$name") ;;
-	esac
+	docker_style_argv "$1" "$2" "$DOCKER_IMAGE" --runtime tested --network none
 }
 
 docker_pid() { docker_cli inspect -f '{{.State.Pid}}' "$1"; }

@@ -47,24 +47,11 @@ podman_stop() {
 }
 
 podman_argv() {
-	local op=$1 name=$2 flags
-	shift 2
-	parse_opts "$@"
-	# shellcheck disable=SC2207 # one flag or value per line, none with a space
-	flags=($(docker_style_flags))
-	local run=(--name "$name" --network none --cgroup-parent "$PODMAN_CGROUP" "${flags[@]}")
+	parse_opts "${@:3}"
 	ARGV=("${PODMAN[@]}")
-	case "$op" in
-	run_fg) ARGV+=(run --rm "${run[@]}" "$PODMAN_IMAGE" "${CMD[@]}") ;;
-	run_bg) ARGV+=(run -d "${run[@]}" "$PODMAN_IMAGE" "${CMD[@]}") ;;
-	exec) ARGV+=(exec "${flags[@]}" "$name" "${CMD[@]}") ;;
-	ps) ARGV+=(top "$name") ;;
-	pause | unpause | start) ARGV+=("$op" "$name") ;;
-	update) ARGV+=(update "${flags[@]}" "$name") ;;
-	stop) ARGV+=(stop -t 30 "$name") ;;
-	kill) ARGV+=(kill -s "${CMD[0]}" "$name") ;;
-	rm_f) ARGV+=(rm -f -t 0 "$name") ;;
-	esac
+	docker_style_argv "$1" "$2" "$PODMAN_IMAGE" --network none --cgroup-parent "$PODMAN_CGROUP"
+	# rm -f without podman's 10 s wait for a SIGTERM that `sleep` as pid 1 ignores
+	[ "$1" != rm_f ] || ARGV+=(--time 0)
 }
 
 podman_pid() { podman_cli inspect -f '{{.State.Pid}}' "$1"; }

@@ -143,16 +143,22 @@ check_run_options() {
 read-only" "$out"
 }
 
-# A foreground run killed from outside: the engine reports 128 + SIGKILL.
-check_exit_137() {
-	ENGINE=$1
-	local name=$ENGINE-killed out=$LOGS/$ENGINE-killed.out fg rc=0
+# foreground_status NAME OP [-- ARGS]: the status of a foreground SERVE run
+# once OP (kill, stop) was done to it from another command after it was ready.
+foreground_status() {
+	local name=$1 out=$LOGS/$ENGINE-$1.out fg rc=0
 	eng run_fg "$name" -- sh -c "$SERVE" >"$out" &
 	fg=$!
 	poll 60 grep -q ready "$out" || fail "the container never said it was ready"
-	eng kill "$name" -- KILL
+	eng "$2" "$name" "${@:3}" >&2
 	wait "$fg" || rc=$?
-	expect_eq "status after SIGKILL" 137 "$rc"
+	echo "$rc"
+}
+
+# A foreground run killed from outside: the engine reports 128 + SIGKILL.
+check_exit_137() {
+	ENGINE=$1
+	expect_eq "status after SIGKILL" 137 "$(foreground_status "$ENGINE-killed" kill -- KILL)"
 }
 
 check_exec() {
@@ -230,13 +236,7 @@ check_kill_usr1() {
 # engine would fall back to SIGKILL (137).
 check_stop() {
 	ENGINE=$1
-	local name=$ENGINE-stop out=$LOGS/$ENGINE-stop.out fg rc=0
-	eng run_fg "$name" -- sh -c "$SERVE" >"$out" &
-	fg=$!
-	poll 60 grep -q ready "$out" || fail "the container never said it was ready"
-	eng stop "$name" >&2
-	wait "$fg" || rc=$?
-	expect_eq "status after stop" 7 "$rc"
+	expect_eq "status after stop" 7 "$(foreground_status "$ENGINE-stop" stop)"
 }
 
 # The same container again: a new init, ready again, with the runtime's
@@ -316,6 +316,28 @@ check_error_message() {
 	err=$(eng run_fg "$ENGINE-err" -- /nonexistent-e2e 2>&1 >/dev/null) || true
 	say "engine said: $err"
 	expect_contains "the engine's error" "$RUNTIME_ERROR" "$err"
+}
+
+# docker_style_argv OP NAME IMAGE RUN_FLAGS...: appends to ARGV (which holds
+# the engine's base command) docker's command line for OP, which podman's
+# copies; OPT_* from parse_opts become its flags.
+docker_style_argv() {
+	local op=$1 name=$2 image=$3 flags
+	shift 3
+	# shellcheck disable=SC2207 # one flag or value per line, none with a space
+	flags=($(docker_style_flags))
+	local run=(--name "$name" "$@" "${flags[@]}")
+	case "$op" in
+	run_fg) ARGV+=(run --rm "${run[@]}" "$image" "${CMD[@]}") ;;
+	run_bg) ARGV+=(run -d "${run[@]}" "$image" "${CMD[@]}") ;;
+	exec) ARGV+=(exec "${flags[@]}" "$name" "${CMD[@]}") ;;
+	ps) ARGV+=(top "$name") ;;
+	pause | unpause | start) ARGV+=("$op" "$name") ;;
+	update) ARGV+=(update "${flags[@]}" "$name") ;;
+	stop) ARGV+=(stop -t 30 "$name") ;;
+	kill) ARGV+=(kill -s "${CMD[0]}" "$name") ;;
+	rm_f) ARGV+=(rm -f "$name") ;;
+	esac
 }
 
 # The OPT_* of parse_opts as docker's and podman's flags (they share them),

@@ -59,9 +59,10 @@ run_check() {
 	say "--- $engine: $check"
 	# In the background, then waited for: bash ignores set -e in a subshell
 	# whose status is tested (`( ... ) || rc=$?`), and every check relies on
-	# it to stop at the first failed step.
+	# it to stop at the first failed step, inside $(...) too.
 	(
 		set -euo pipefail
+		shopt -s inherit_errexit
 		"check_$check" "$engine"
 	) >"$log" 2>&1 </dev/null &
 	wait $! || rc=$?
