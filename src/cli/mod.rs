@@ -6,6 +6,8 @@ use std::path::PathBuf;
 pub mod create;
 pub mod delete;
 pub mod exec;
+pub mod features;
+mod features_seccomp;
 pub mod kill;
 pub mod list;
 pub mod pause;
@@ -80,6 +82,8 @@ pub enum Command {
     Ps(PsArgs),
     /// Change a running container's resource limits.
     Update(Box<UpdateArgs>),
+    /// Print the runtime-spec Features structure: what this keel supports.
+    Features,
 }
 
 #[derive(Args, Debug, Clone)]
