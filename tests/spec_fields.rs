@@ -206,3 +206,132 @@ fn exec_cpu_affinity_final_pins_the_exec_process() {
         "{out}"
     );
 }
+
+/// The per-mount flags of the mount at `point` in mountinfo `text`.
+fn flags_at<'a>(text: &'a str, point: &str) -> Vec<&'a str> {
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.split(' ').nth(4) == Some(point))
+        .unwrap_or_else(|| panic!("no mount at {point} in\n{text}"));
+    line.split(' ').nth(5).unwrap().split(',').collect()
+}
+
+#[test]
+fn recursive_attributes_reach_submounts() {
+    // /outer holds a submount; /view binds it with the recursive options,
+    // /plain with the ordinary ones, which only change the top mount.
+    let mut sb = Sandbox::new("recursive_attrs");
+    let outer = sb.bundle.rootfs().join("outer");
+    for dir in ["outer", "view", "plain"] {
+        fs::create_dir_all(sb.bundle.rootfs().join(dir)).unwrap();
+    }
+    sb.bundle
+        .push("/mounts", json!({"destination": "/outer", "type": "tmpfs", "source": "tmpfs"}))
+        .push("/mounts", json!({"destination": "/outer/sub", "type": "tmpfs", "source": "tmpfs"}))
+        .push("/mounts", json!({"destination": "/view", "type": "bind", "source": outer,
+            "options": ["rbind", "rro", "rnosuid", "rnodev", "rnoexec", "rnoatime", "rnosymfollow"]}))
+        .push("/mounts", json!({"destination": "/plain", "type": "bind", "source": outer,
+            "options": ["rbind", "ro", "nosuid"]}))
+        .sh("cat /proc/self/mountinfo");
+    let info = run_ok(&mut sb);
+    for point in ["/view", "/view/sub"] {
+        let flags = flags_at(&info, point);
+        for want in ["ro", "nosuid", "nodev", "noexec", "noatime", "nosymfollow"] {
+            assert!(flags.contains(&want), "{point} lacks {want}: {flags:?}");
+        }
+    }
+    assert!(flags_at(&info, "/plain").contains(&"ro"));
+    let sub = flags_at(&info, "/plain/sub");
+    assert!(sub.contains(&"rw") && !sub.contains(&"nosuid"), "{sub:?}");
+    // The source itself is untouched.
+    assert!(flags_at(&info, "/outer/sub").contains(&"rw"));
+}
+
+#[test]
+fn rrw_makes_a_read_only_subtree_writable() {
+    let mut sb = Sandbox::new("rrw");
+    let outer = sb.bundle.rootfs().join("outer");
+    for dir in ["outer", "view"] {
+        fs::create_dir_all(sb.bundle.rootfs().join(dir)).unwrap();
+    }
+    sb.bundle
+        .push(
+            "/mounts",
+            json!({"destination": "/outer", "type": "tmpfs", "source": "tmpfs"}),
+        )
+        .push(
+            "/mounts",
+            json!({"destination": "/outer/sub", "type": "tmpfs", "source": "tmpfs",
+            "options": ["ro"]}),
+        )
+        .push(
+            "/mounts",
+            json!({"destination": "/view", "type": "bind", "source": outer,
+            "options": ["rbind", "rrw"]}),
+        )
+        .sh("touch /view/sub/x && echo written");
+    assert_eq!(run_ok(&mut sb), "written\n");
+}
+
+#[test]
+fn nosymfollow_refuses_to_follow_symlinks() {
+    let mut sb = Sandbox::new("nosymfollow");
+    fs::create_dir_all(sb.bundle.rootfs().join("nosym")).unwrap();
+    sb.bundle
+        .push(
+            "/mounts",
+            json!({"destination": "/nosym", "type": "tmpfs", "source": "tmpfs",
+            "options": ["nosymfollow"]}),
+        )
+        .sh("ln -s /etc/passwd /nosym/link; readlink /nosym/link; \
+             cat /nosym/link >/dev/null 2>&1 && echo followed || echo refused");
+    assert_eq!(run_ok(&mut sb), "/etc/passwd\nrefused\n");
+}
+
+#[test]
+fn tmpcopyup_starts_with_the_directory_contents() {
+    let mut sb = Sandbox::new("tmpcopyup");
+    let dir = sb.bundle.rootfs().join("seed");
+    fs::create_dir_all(dir.join("nested")).unwrap();
+    fs::write(dir.join("nested/file"), "from the image\n").unwrap();
+    std::os::unix::fs::symlink("nested/file", dir.join("link")).unwrap();
+    std::os::unix::fs::chown(dir.join("nested"), Some(1000), Some(1000)).unwrap();
+    sb.bundle
+        .push(
+            "/mounts",
+            json!({"destination": "/seed", "type": "tmpfs", "source": "tmpfs",
+            "options": ["tmpcopyup", "nosuid"]}),
+        )
+        .sh(
+            "cat /seed/link; stat -c %u:%g /seed/nested; echo new > /seed/new; \
+             grep ' /seed ' /proc/self/mountinfo | grep -c tmpfs",
+        );
+    assert_eq!(run_ok(&mut sb), "from the image\n1000:1000\n1\n");
+    // The copy is the container's: the image is unchanged.
+    assert!(!dir.join("new").exists());
+}
+
+#[test]
+fn bind_mounts_of_a_file_and_a_socket() {
+    let mut sb = Sandbox::new("bind_file_socket");
+    let file = sb.dir.join("note");
+    fs::write(&file, "a single file\n").unwrap();
+    let socket = sb.dir.join("host.sock");
+    let listener = UnixListener::bind(&socket).expect("bind socket");
+    sb.bundle
+        .push(
+            "/mounts",
+            json!({"destination": "/etc/note", "type": "bind", "source": file,
+            "options": ["bind", "ro"]}),
+        )
+        .push(
+            "/mounts",
+            json!({"destination": "/run/host.sock", "type": "bind",
+            "source": socket, "options": ["bind"]}),
+        )
+        .sh("cat /etc/note; test -S /run/host.sock && echo socket; \
+             echo x >> /etc/note 2>/dev/null || echo read-only");
+    assert_eq!(run_ok(&mut sb), "a single file\nsocket\nread-only\n");
+    drop(listener);
+}
