@@ -335,3 +335,144 @@ fn bind_mounts_of_a_file_and_a_socket() {
     assert_eq!(run_ok(&mut sb), "a single file\nsocket\nread-only\n");
     drop(listener);
 }
+
+/// A veth pair made for one test; both ends are gone when it drops.
+struct Veth {
+    host: String,
+    peer: String,
+}
+
+impl Veth {
+    fn new(tag: &str) -> Veth {
+        let n = std::process::id() % 100_000;
+        let (host, peer) = (format!("kh{tag}{n}"), format!("kc{tag}{n}"));
+        let ip = |args: &[&str]| {
+            let out = std::process::Command::new("ip")
+                .args(args)
+                .output()
+                .expect("run ip");
+            assert!(
+                out.status.success(),
+                "ip {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        ip(&["link", "add", &host, "type", "veth", "peer", "name", &peer]);
+        let veth = Veth { host, peer };
+        ip(&["addr", "add", "10.213.7.2/24", "dev", &veth.peer]);
+        veth
+    }
+
+    fn exists(name: &str) -> bool {
+        std::path::Path::new("/sys/class/net").join(name).exists()
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        for name in [&self.host, &self.peer] {
+            if Veth::exists(name) {
+                let _ = std::process::Command::new("ip")
+                    .args(["link", "del", name])
+                    .status();
+            }
+        }
+    }
+}
+
+/// A netlink socket subscribed to link changes, to wait for a link to
+/// go without polling on a timer (namespace teardown is asynchronous).
+struct LinkEvents(std::os::fd::OwnedFd);
+
+impl LinkEvents {
+    fn new() -> LinkEvents {
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain socket(2) and bind(2) on a zeroed sockaddr_nl.
+        unsafe {
+            let fd = libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_ROUTE,
+            );
+            assert!(fd >= 0, "netlink socket");
+            let mut addr: libc::sockaddr_nl = std::mem::zeroed();
+            addr.nl_family = libc::AF_NETLINK as u16;
+            addr.nl_groups = 1; // RTMGRP_LINK
+            let len = std::mem::size_of::<libc::sockaddr_nl>() as u32;
+            assert_eq!(
+                libc::bind(fd, &addr as *const _ as *const libc::sockaddr, len),
+                0
+            );
+            LinkEvents(std::os::fd::OwnedFd::from_raw_fd(fd))
+        }
+    }
+
+    /// Wait until `/sys/class/net/NAME` is gone, reading link events.
+    fn wait_gone(&self, name: &str) {
+        use std::os::fd::AsRawFd;
+        let deadline = std::time::Instant::now() + common::TIMEOUT;
+        while Veth::exists(name) {
+            assert!(
+                common::sys::poll_readable(self.0.as_raw_fd(), deadline),
+                "{name} still exists after {:?}",
+                common::TIMEOUT
+            );
+            let mut buf = [0u8; 8192];
+            // SAFETY: the buffer is valid for its length.
+            unsafe {
+                libc::recv(
+                    self.0.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+        }
+    }
+}
+
+#[test]
+fn net_device_moves_in_renamed_with_its_address_and_up() {
+    let veth = Veth::new("m");
+    let mut sb = Sandbox::new("netdev");
+    sb.bundle
+        .set("/linux/netDevices", json!({ &veth.peer: {"name": "eth7"} }))
+        .sh("ip -o addr show dev eth7; ip -o link show dev eth7");
+    let id = sb.id.clone();
+    let created = sb.create(&id);
+    assert!(!Veth::exists(&veth.peer), "{} still on the host", veth.peer);
+    sb.rt.ok(&["start", &id]);
+    sb.reap_init(&id);
+    let out = created.stdout_now();
+    assert!(
+        out.contains("eth7") && out.contains("inet 10.213.7.2/24"),
+        "{out}"
+    );
+    let link = out
+        .lines()
+        .find(|l| l.contains("link/ether"))
+        .unwrap_or_default();
+    assert!(
+        link.contains(",UP") || link.contains("<UP"),
+        "not up: {out}"
+    );
+    let events = LinkEvents::new();
+    sb.rt.ok(&["delete", &id]);
+    // With the namespace, the kernel destroys the moved veth end and its
+    // peer (the spec forbids moving devices back out).
+    events.wait_gone(&veth.host);
+}
+
+#[test]
+fn a_missing_net_device_fails_create_naming_it() {
+    let mut sb = Sandbox::new("netdev_missing");
+    sb.bundle
+        .set("/linux/netDevices", json!({"kt-nosuch0": {}}));
+    let id = sb.id.clone();
+    let out = sb.try_create(&id, &[]);
+    out.assert_failed();
+    if common::is_keel() {
+        assert!(out.stderr.contains("linux.netDevices.kt-nosuch0"), "{out}");
+    }
+    sb.assert_nothing_left(&id);
+}

@@ -56,6 +56,9 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     for (path, message) in crate::cgroups::validate(spec) {
         problems.push(Problem::new(path, message));
     }
+    for (path, message) in crate::netdev::validate(spec) {
+        problems.push(Problem::new(path, message));
+    }
     for (path, message) in crate::rootfs::validate(spec) {
         problems.push(Problem::new(path, message));
     }
@@ -182,9 +185,6 @@ fn check_unsupported(spec: &Spec, problems: &mut Vec<Problem>) {
         }
         if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) {
             problems.push(not_yet("linux.mountLabel", "SELinux labelling"));
-        }
-        if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-            problems.push(not_yet("linux.netDevices", "moving network devices"));
         }
         if linux.intel_rdt().is_some() {
             problems.push(Problem::new("linux.intelRdt", intel_rdt_problem()));
