@@ -143,13 +143,23 @@ fn is_executable(path: &Path, meta: &std::fs::Metadata) -> bool {
     if !meta.is_file() {
         return false;
     }
-    nix::unistd::faccessat(
+    match nix::unistd::faccessat(
         nix::fcntl::AT_FDCWD,
         path,
         nix::unistd::AccessFlags::X_OK,
         nix::fcntl::AtFlags::AT_EACCESS,
-    )
-    .is_ok()
+    ) {
+        Ok(()) => true,
+        // An access check never fails with EPERM for X_OK: that is a
+        // seccomp profile (already loaded) refusing faccessat2, as the
+        // runtime-tools default profile does. Fall back to the mode bits;
+        // execve still has the last word.
+        Err(nix::errno::Errno::EPERM) => {
+            use std::os::unix::fs::PermissionsExt;
+            meta.permissions().mode() & 0o111 != 0
+        }
+        Err(_) => false,
+    }
 }
 
 /// execve; returns only on failure.
