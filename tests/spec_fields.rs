@@ -476,3 +476,18 @@ fn a_missing_net_device_fails_create_naming_it() {
     }
     sb.assert_nothing_left(&id);
 }
+
+#[test]
+fn a_profile_refusing_getcwd_faccessat2_and_close_range_still_runs() {
+    // runtime-tools' profiles: its default one predates faccessat2 and
+    // close_range, and linux_seccomp refuses getcwd. keel makes those
+    // calls after the filter is loaded and must cope with EPERM.
+    let mut sb = Sandbox::new("seccomp_old_profile");
+    let profile = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["getcwd", "faccessat2", "close_range"], "action": "SCMP_ACT_ERRNO"}]});
+    sb.bundle
+        .set("/linux/seccomp", profile)
+        .set("/process/cwd", json!("/tmp"))
+        .args(&["echo", "ran"]);
+    assert_eq!(run_ok(&mut sb), "ran\n");
+}
