@@ -86,6 +86,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Ps(a) => cli::ps::run(cli, a).map(|()| 0),
         Command::Update(a) => cli::update::run(cli, a).map(|()| 0),
         Command::Events(a) => cli::events::run(cli, a).map(|()| 0),
+        Command::Features => cli::features::run().map(|()| 0),
         Command::Spec(a) => cli::spec::run(a, cli.rootless.as_deref() == Some("true")).map(|()| 0),
     }
 }

@@ -7,6 +7,8 @@ pub mod create;
 pub mod delete;
 pub mod events;
 pub mod exec;
+pub mod features;
+mod features_seccomp;
 pub mod kill;
 pub mod list;
 pub mod pause;
@@ -83,6 +85,8 @@ pub enum Command {
     Update(Box<UpdateArgs>),
     /// Print a container's stats and OOM events as JSON lines.
     Events(events::EventsArgs),
+    /// Print the runtime-spec Features structure: what this keel supports.
+    Features,
 }
 
 #[derive(Args, Debug, Clone)]
