@@ -16,6 +16,7 @@ pub mod identity;
 pub mod lifecycle;
 pub mod logging;
 pub mod namespaces;
+pub mod netdev;
 pub mod process;
 pub mod rlimits;
 pub mod rootfs;

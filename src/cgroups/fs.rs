@@ -182,11 +182,11 @@ pub fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                let pids = procs(dir).map(|p| p.len()).unwrap_or(0);
-                if pids > 0 {
+                let pids = procs(dir).unwrap_or_default();
+                if !pids.is_empty() && !wait_for_exits(&pids) {
                     return Err(CgroupError::Busy {
                         dir: dir.to_path_buf(),
-                        pids,
+                        pids: pids.len(),
                     });
                 }
                 std::thread::yield_now();
@@ -197,6 +197,28 @@ pub fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
     Err(CgroupError::dir("rmdir", dir)(
         io::Error::from_raw_os_error(libc::EBUSY),
     ))
+}
+
+/// Wait, a bounded time, for processes that are still listed in a cgroup
+/// although they were killed: a process is counted as gone by `delete` as
+/// soon as it is exiting (an exiting pid-namespace init can wait forever
+/// on a zombie that someone else must reap), but it leaves its cgroup only
+/// a little later in its exit, which takes longest on a loaded machine.
+/// False if one of them is still there at the deadline.
+fn wait_for_exits(pids: &[i32]) -> bool {
+    const PATIENCE_MS: u64 = 2000;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(PATIENCE_MS);
+    for &pid in pids {
+        let Ok(pidfd) = crate::syscall::pidfd_open(pid) else {
+            continue; // already reaped
+        };
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match crate::syscall::pidfd_wait(&pidfd, left.as_millis() as i32) {
+            Ok(true) => {}
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Remove an empty directory that other containers may share (the

@@ -87,6 +87,12 @@ fn build_process(args: &super::ExecArgs, base: Option<&Process>) -> anyhow::Resu
             p.cwd()
         );
     }
+    if let Some((path, message)) = crate::process::attributes::validate(&p, "process")
+        .into_iter()
+        .next()
+    {
+        bail!("exec: {path}: {message}");
+    }
     if p.apparmor_profile().is_some() || p.selinux_label().is_some() {
         bail!(
             "exec: process.apparmorProfile/selinuxLabel: LSM labels are not supported by keel yet"

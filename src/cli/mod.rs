@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod exec;
+pub mod features;
+mod features_seccomp;
 pub mod kill;
 pub mod list;
 pub mod pause;
@@ -80,6 +83,10 @@ pub enum Command {
     Ps(PsArgs),
     /// Change a running container's resource limits.
     Update(Box<UpdateArgs>),
+    /// Print a container's stats and OOM events as JSON lines.
+    Events(events::EventsArgs),
+    /// Print the runtime-spec Features structure: what this keel supports.
+    Features,
 }
 
 #[derive(Args, Debug, Clone)]

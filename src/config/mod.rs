@@ -1,5 +1,6 @@
 //! Loading a bundle's `config.json`, with errors that name the JSON path.
 
+mod compat;
 mod validate;
 
 use oci_spec::runtime::Spec;
@@ -103,11 +104,24 @@ pub fn parse(text: &str) -> Result<Spec, Problem> {
 /// Parse any runtime-spec JSON document (config.json, a process document,
 /// a resources document) the same way.
 pub fn parse_as<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Problem> {
-    let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
+    let result = if compat::needs_fix(text) {
+        let mut doc: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Problem::new("", describe_serde_error("", &e.to_string())))?;
+        compat::fix(&mut doc);
+        serde_path_to_error::deserialize(doc).map_err(|e| {
+            let path = e.path().to_string();
+            (path, e.into_inner().to_string())
+        })
+    } else {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            (path, e.into_inner().to_string())
+        })
+    };
+    result.map_err(|(path, raw)| {
         let path = if path == "." { String::new() } else { path };
-        let message = describe_serde_error(&path, &e.inner().to_string());
+        let message = describe_serde_error(&path, &raw);
         Problem::new(path, message)
     })
 }
@@ -179,5 +193,25 @@ mod tests {
             let text = std::fs::read_to_string(&path).unwrap();
             parse(&text).unwrap_or_else(|p| panic!("{path}: {p}"));
         }
+    }
+
+    #[test]
+    fn spec_scheduler_flag_names_parse() {
+        let text = r#"{"ociVersion":"1.0.0","process":{"cwd":"/","user":{"uid":0,"gid":0},
+            "scheduler":{"policy":"SCHED_DEADLINE","runtime":1,"deadline":2,
+            "flags":["SCHED_FLAG_RESET_ON_FORK","SCHED_FLAG_DL_OVERRUN","SCHED_FLAG_RECLAIM"]}}}"#;
+        let spec = parse(text).unwrap();
+        let flags = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .scheduler()
+            .as_ref()
+            .unwrap()
+            .flags();
+        assert_eq!(flags.as_ref().unwrap().len(), 3);
+        let p = parse(r#"{"ociVersion":"1.0.0","hostname":7,"x":"SCHED_FLAG_DL_OVERRUN"}"#)
+            .unwrap_err();
+        assert_eq!(p.path, "hostname");
     }
 }

@@ -56,8 +56,16 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     for (path, message) in crate::cgroups::validate(spec) {
         problems.push(Problem::new(path, message));
     }
+    for (path, message) in crate::netdev::validate(spec) {
+        problems.push(Problem::new(path, message));
+    }
     for (path, message) in crate::rootfs::validate(spec) {
         problems.push(Problem::new(path, message));
+    }
+    if let Some(linux) = spec.linux() {
+        for (path, message) in crate::process::linux_attrs::validate(linux) {
+            problems.push(Problem::new(path, message));
+        }
     }
     problems
 }
@@ -86,6 +94,9 @@ fn check_process(process: &Process, problems: &mut Vec<Problem>) {
                 format!("{adj} is outside -1000..1000"),
             ));
         }
+    }
+    for (path, message) in crate::process::attributes::validate(process, "process") {
+        problems.push(Problem::new(path, message));
     }
     if let Some(user) = process.user().username() {
         problems.push(Problem::new(
@@ -175,6 +186,9 @@ fn check_unsupported(spec: &Spec, problems: &mut Vec<Problem>) {
         if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) {
             problems.push(not_yet("linux.mountLabel", "SELinux labelling"));
         }
+        if linux.intel_rdt().is_some() {
+            problems.push(Problem::new("linux.intelRdt", intel_rdt_problem()));
+        }
     }
     if let Some(process) = spec.process() {
         if process
@@ -191,6 +205,18 @@ fn check_unsupported(spec: &Spec, problems: &mut Vec<Problem>) {
         {
             problems.push(not_yet("process.selinuxLabel", "SELinux labelling"));
         }
+    }
+}
+
+/// Why `linux.intelRdt` cannot be honoured: the spec requires an error
+/// when no resctrl filesystem is mounted, and keel does not drive one yet.
+fn intel_rdt_problem() -> String {
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo")
+        .is_ok_and(|t| t.lines().any(|l| l.contains(" - resctrl ")));
+    if mounted {
+        "Intel RDT (resctrl) is not supported by keel yet".into()
+    } else {
+        "Intel RDT needs a mounted resctrl filesystem, and this host has none".into()
     }
 }
 

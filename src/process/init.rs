@@ -5,7 +5,7 @@
 use super::channel::{ChannelError, Receiver, Sender};
 use super::parent::CreateOptions;
 use super::settings::{self, SeccompStage, SettingsError};
-use super::{fifo, hook_state, InitMsg, ParentMsg};
+use super::{fifo, hook_state, linux_attrs, InitMsg, ParentMsg};
 use crate::hooks::{self, HookError, HookKind};
 use crate::namespaces::{self, NamespaceError, Plan};
 use crate::rootfs::{self, RootfsError};
@@ -43,6 +43,8 @@ enum InitError {
     Exec(#[from] exec::ExecError),
     #[error(transparent)]
     Sysctl(#[from] sysctl::SysctlError),
+    #[error(transparent)]
+    LinuxAttr(#[from] linux_attrs::LinuxAttrError),
     #[error("waiting for the parent: {0}")]
     Channel(#[from] ChannelError),
     #[error("protocol: unexpected {0}")]
@@ -126,6 +128,7 @@ fn setup(ctx: &InitContext) -> Result<Ready, InitError> {
     rootfs::finalize(spec)?;
     join_session_keyring(opts)?;
     settings::apply_limits(process)?;
+    linux_attrs::apply(spec.linux().as_ref())?;
     let early = settings::load_seccomp(ctx.seccomp, process, SeccompStage::BeforeUserSwitch)?;
     settings::switch_user(process)?;
     let program = exec::prepare(process, &opts.extra_env)?;

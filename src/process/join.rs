@@ -21,6 +21,7 @@
 //! Every step that can fail happens before `Ready`, so `exec` reports it
 //! with its cause; the process keel finally execs is the container's own.
 
+use super::attributes::{self, AffinityStage, AttributeError};
 use super::channel::{channel, ChannelError, Receiver, Sender};
 use super::settings::{self, SeccompStage, SettingsError};
 use crate::cgroups::{Cgroup, CgroupError};
@@ -92,6 +93,8 @@ enum ChildError {
     Settings(#[from] SettingsError),
     #[error(transparent)]
     Exec(#[from] ExecError),
+    #[error(transparent)]
+    Attribute(#[from] AttributeError),
     #[error("{0}")]
     Sys(String),
 }
@@ -223,8 +226,11 @@ fn setup(
     // /proc/PID/exe (the binary) or its fds (CVE-2019-5736 class).
     nix::sys::prctl::set_dumpable(false)
         .map_err(|e| ChildError::Sys(format!("set dumpable: {e}")))?;
+    let affinity = process.exec_cpu_affinity().as_ref();
+    attributes::apply_affinity(affinity, AffinityStage::Initial)?;
     go.recv()
         .map_err(|e| ChildError::Sys(format!("waiting to join the cgroup: {e}")))?;
+    attributes::apply_affinity(affinity, AffinityStage::Final)?;
     // The socket path is a host path: connect before entering the mounts.
     let console = settings::console_socket(process, opts.console_socket, opts.console_fd)?;
     for join in joins.iter().filter(|j| j.kind != LinuxNamespaceType::Pid) {

@@ -49,10 +49,12 @@
 //! parent dies mid-create, the init dies with it (PDEATHSIG), and what is
 //! left is a state directory that `delete --force` removes.
 
+pub mod attributes;
 mod channel;
 pub mod fifo;
 mod init;
 pub mod join;
+pub mod linux_attrs;
 mod parent;
 mod settings;
 

@@ -66,6 +66,8 @@ pub enum CreateError {
     Protocol(String),
     #[error(transparent)]
     Hook(#[from] hooks::HookError),
+    #[error(transparent)]
+    NetDev(#[from] crate::netdev::NetDevError),
     #[error("pid file {path:?}: {source}")]
     PidFile {
         path: std::path::PathBuf,
@@ -228,6 +230,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     ];
     let pid = spawn_init(&plan, ctx, &close)?;
     pending.record_init(&mut st, pid)?;
+    crate::netdev::move_all(&opts.bundle.spec, pid)?;
     let placed = pending
         .place_init(pid)
         .and_then(|()| Ok(to_init.send(&ParentMsg::Placed)?));

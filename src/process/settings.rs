@@ -20,6 +20,8 @@ pub enum SettingsError {
     Identity(#[from] IdentityError),
     #[error(transparent)]
     Rlimit(#[from] RlimitError),
+    #[error(transparent)]
+    Attribute(#[from] super::attributes::AttributeError),
     #[error("{what}: {source}")]
     Sys {
         what: &'static str,
@@ -93,6 +95,8 @@ pub fn apply_limits(process: &Process) -> Result<(), SettingsError> {
     if let Some(list) = process.rlimits() {
         rlimits::apply(list)?;
     }
+    // While CAP_SYS_NICE (negative nice, real-time classes) is still held.
+    super::attributes::apply(process)?;
     Ok(())
 }
 
