@@ -1,0 +1,111 @@
+//! cgroup2 as root, on any host with a cgroup2 hierarchy: on this hybrid
+//! machine its `unified` mount offers only hugetlb, but device programs,
+//! cgroup.freeze and cgroup.kill work on any of its directories. Each test
+//! makes `/keel-test/<pid>-<n>` (the fixture removes it, programs and all).
+
+use std::os::fd::RawFd;
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitStatus;
+
+use super::harness::{fixture_v2, proc_state, res};
+use crate::cgroups::v2::{devices, freezer};
+
+fn errno() -> i32 {
+    // SAFETY: the calling thread's errno.
+    unsafe { *libc::__errno_location() }
+}
+
+fn nothing(_: &mut [i32; 4], _: RawFd) {}
+
+/// errno (or 0) of opening /dev/null r, /dev/null w, /dev/zero r.
+fn open_null_and_zero(out: &mut [i32; 4], _: RawFd) {
+    let tries: [(&[u8], i32); 3] = [
+        (b"/dev/null\0", libc::O_RDONLY),
+        (b"/dev/null\0", libc::O_WRONLY),
+        (b"/dev/zero\0", libc::O_RDONLY),
+    ];
+    for (i, (path, flags)) in tries.iter().enumerate() {
+        // SAFETY: NUL-terminated path; the fd is closed at once.
+        let fd = unsafe { libc::open(path.as_ptr().cast(), *flags) };
+        out[i] = if fd < 0 { errno() } else { 0 };
+        if fd >= 0 {
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+#[test]
+fn an_ebpf_device_program_denies_what_the_rules_deny() {
+    let Some(fx) = fixture_v2() else { return };
+    fx.cg.create(None).unwrap();
+    let dir = fx.cg.unified_dir().unwrap();
+    let deny_null_read = res(r#"{"devices":[{"allow":true,"access":"rwm"},
+        {"allow":false,"type":"c","major":1,"minor":3,"access":"r"}]}"#);
+    devices::apply(&dir, &deny_null_read).unwrap();
+    assert_eq!(devices::attached(&dir), Ok(1));
+    let child = fx.spawn(open_null_and_zero);
+    fx.cg.add(child.pid).unwrap();
+    assert_eq!(child.go()[..3], [libc::EPERM, 0, 0]);
+    assert_eq!(child.finish(), 0);
+
+    // An update replaces the program rather than adding a second one.
+    let allow_all = res(r#"{"devices":[{"allow":true,"access":"rwm"}]}"#);
+    devices::apply(&dir, &allow_all).unwrap();
+    assert_eq!(devices::attached(&dir), Ok(1));
+    let child = fx.spawn(open_null_and_zero);
+    fx.cg.add(child.pid).unwrap();
+    assert_eq!(child.go()[..3], [0, 0, 0]);
+    assert_eq!(child.finish(), 0);
+}
+
+#[test]
+fn the_default_device_list_as_a_program() {
+    let Some(fx) = fixture_v2() else { return };
+    fx.cg.create(None).unwrap();
+    let dir = fx.cg.unified_dir().unwrap();
+    // Deny all but /dev/zero read-only; /dev/null is not on this list.
+    let r = res(r#"{"devices":[{"allow":false,"access":"rwm"},
+        {"allow":true,"type":"c","major":1,"minor":5,"access":"rw"},
+        {"allow":false,"type":"c","major":1,"minor":5,"access":"w"}]}"#);
+    devices::apply(&dir, &r).unwrap();
+    let child = fx.spawn(open_null_and_zero);
+    fx.cg.add(child.pid).unwrap();
+    assert_eq!(child.go()[..3], [libc::EPERM, libc::EPERM, 0]);
+    assert_eq!(child.finish(), 0);
+}
+
+#[test]
+fn cgroup_freeze_stops_and_thaw_resumes() {
+    let Some(fx) = fixture_v2() else { return };
+    fx.cg.create(None).unwrap();
+    let dir = fx.cg.unified_dir().unwrap();
+    let child = fx.spawn(nothing);
+    fx.cg.add(child.pid).unwrap();
+    freezer::freeze(&dir).unwrap();
+    let events = std::fs::read_to_string(dir.join("cgroup.events")).unwrap();
+    assert_eq!(freezer::frozen_in(&events), Some(true), "{events}");
+    assert!(freezer::is_frozen(&crate::cgroups::fs::Dir(dir.clone())));
+    eprintln!("frozen child's State: {}", proc_state(child.pid));
+    freezer::thaw(&dir).unwrap();
+    let events = std::fs::read_to_string(dir.join("cgroup.events")).unwrap();
+    assert_eq!(freezer::frozen_in(&events), Some(false), "{events}");
+    // Running again: it reads `go`, reports and exits when released.
+    assert_eq!(child.go(), [0; 4]);
+    assert_eq!(child.finish(), 0);
+}
+
+#[test]
+fn cgroup_kill_ends_every_process() {
+    let Some(fx) = fixture_v2() else { return };
+    fx.cg.create(None).unwrap();
+    let child = fx.spawn(nothing);
+    fx.cg.add(child.pid).unwrap();
+    if !fx.cg.kill_all().unwrap() {
+        eprintln!("skipped: this kernel has no cgroup.kill");
+        return;
+    }
+    let pid = nix::unistd::Pid::from_raw(child.pid);
+    assert_eq!(child.reap(), WaitStatus::Signaled(pid, Signal::SIGKILL, false));
+    assert!(fx.cg.pids().unwrap().is_empty());
+}
