@@ -151,9 +151,7 @@ fn target<'a>(layout: &'a Layout, r: &Resource) -> Target<'a> {
     }
     match (&r.v2, &layout.unified) {
         (V2::Devices, Some(u)) => Target::V2(u),
-        (V2::Controller { controller, .. }, Some(u)) if layout.v2_has(controller) => {
-            Target::V2(u)
-        }
+        (V2::Controller { controller, .. }, Some(u)) if layout.v2_has(controller) => Target::V2(u),
         (V2::Controller { controller, .. }, _) => Target::Nowhere(layout.why_missing(controller)),
         _ => Target::Nowhere(layout.why_missing(r.v1)),
     }
@@ -171,7 +169,11 @@ pub fn unsupported(layout: &Layout, res: &LinuxResources) -> Vec<(String, String
                 }
             }
             (Target::V2(_), V2::Controller { refused, .. }) => {
-                out.extend(refused(res).into_iter().map(|(f, why)| (f.to_string(), why)));
+                out.extend(
+                    refused(res)
+                        .into_iter()
+                        .map(|(f, why)| (f.to_string(), why)),
+                );
             }
             _ => {}
         }
@@ -189,7 +191,12 @@ pub fn apply(layout: &Layout, path: &Path, res: &LinuxResources) -> Result<(), C
         match (target(layout, r), &r.v2) {
             (Target::V1(h), _) => (r.apply_v1)(&Dir(host_dir(h, path)?), res)?,
             (Target::V2(u), V2::Devices) => v2::devices::apply(&host_dir(u, path)?, res)?,
-            (Target::V2(u), V2::Controller { controller, apply, .. }) => {
+            (
+                Target::V2(u),
+                V2::Controller {
+                    controller, apply, ..
+                },
+            ) => {
                 let dir = Dir(host_dir(u, path)?);
                 match requested.first() {
                     Some(field) => v2::enable(&u.mount_point, &dir.0, controller, field)?,
@@ -250,6 +257,57 @@ mod tests {
         assert!(
             unsupported(&l, &quiet).is_empty(),
             "defaults need no controller"
+        );
+    }
+
+    fn pure_v2(controllers: &str) -> Layout {
+        let mi = "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n";
+        Layout::parse(mi, "0::/\n", |_| Some(controllers.into())).unwrap()
+    }
+
+    #[test]
+    fn where_each_resource_goes_on_a_pure_v2_host() {
+        let l = pure_v2("cpuset cpu io memory pids");
+        let res: LinuxResources = serde_json::from_str(
+            r#"{"memory":{"limit":1000,"swappiness":10,"disableOOMKiller":false},
+                "cpu":{"shares":512,"realtimeRuntime":100},
+                "blockIO":{"weight":100,"leafWeight":10},
+                "devices":[{"allow":false,"access":"rwm"}],
+                "hugepageLimits":[{"pageSize":"2MB","limit":0}],
+                "network":{"classID":1}}"#,
+        )
+        .unwrap();
+        let problems = unsupported(&l, &res);
+        let fields: Vec<&str> = problems.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "linux.resources.memory.swappiness",
+                "linux.resources.cpu.realtimeRuntime",
+                "linux.resources.blockIO.leafWeight",
+                "linux.resources.hugepageLimits",
+                "linux.resources.network.classID",
+            ]
+        );
+        assert_eq!(
+            problems[3].1,
+            "the cgroup2 hierarchy at /sys/fs/cgroup does not offer the hugetlb controller \
+             (its cgroup.controllers: \"cpuset cpu io memory pids\")"
+        );
+        assert!(
+            matches!(target(&l, &RESOURCES[0]), Target::V2(_)),
+            "devices by eBPF"
+        );
+        let memory = pure_v2("cpu");
+        let e = apply(&memory, Path::new("/keel/x"), &res)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "linux.resources.memory.limit: not supported on this host: the \
+                           cgroup2 hierarchy at /sys/fs/cgroup does not offer the memory"
+            ),
+            "{e}"
         );
     }
 }

@@ -97,12 +97,12 @@ pub fn swap_max(swap: i64, limit: i64) -> Result<Option<String>, String> {
         (0, -1) | (-1, _) => Ok(Some("max".into())),
         (0, _) => Ok(None),
         (s, -1) => Ok(Some(s.to_string())),
-        (_, 0) => Err("a swap limit needs a memory limit (v2 limits swap apart from memory, \
+        (_, 0) => Err(
+            "a swap limit needs a memory limit (v2 limits swap apart from memory, \
                        so swap minus limit is written)"
-            .into()),
-        (s, l) if s < l => Err(format!(
-            "{s} (memory+swap) is below the memory limit {l}"
-        )),
+                .into(),
+        ),
+        (s, l) if s < l => Err(format!("{s} (memory+swap) is below the memory limit {l}")),
         (s, l) => Ok(Some((s - l).to_string())),
     }
 }
@@ -131,7 +131,9 @@ mod tests {
         assert_eq!(swap_max(1000, 1000).unwrap().as_deref(), Some("0"));
         assert_eq!(swap_max(3000, -1).unwrap().as_deref(), Some("3000"));
         assert!(swap_max(500, 1000).unwrap_err().contains("below"));
-        assert!(swap_max(500, 0).unwrap_err().contains("needs a memory limit"));
+        assert!(swap_max(500, 0)
+            .unwrap_err()
+            .contains("needs a memory limit"));
     }
 
     #[test]

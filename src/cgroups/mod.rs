@@ -11,6 +11,7 @@
 //! where mounted, else cgroup.freeze.
 
 mod apply;
+mod clone;
 mod convert;
 mod device_rules;
 mod error;
@@ -30,6 +31,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxResources, Spec};
 use serde::{Deserialize, Serialize};
 
+pub use clone::clone_into;
 pub use error::CgroupError;
 pub use layout::{Hierarchy, Kind, Layout};
 
@@ -172,7 +174,27 @@ impl Cgroup {
     /// Move `pid` (a whole process) into the container's cgroup in every
     /// hierarchy.
     pub fn add(&self, pid: i32) -> Result<(), CgroupError> {
-        for p in self.places()? {
+        self.add_after_clone(pid, false)
+    }
+
+    /// The container's cgroup2 directory, opened for
+    /// clone3(CLONE_INTO_CGROUP); None without a cgroup2 hierarchy.
+    pub fn unified_fd(&self) -> Option<std::os::fd::OwnedFd> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = self.unified_dir()?;
+        let flags = libc::O_DIRECTORY | libc::O_PATH | libc::O_CLOEXEC;
+        let file = std::fs::File::options()
+            .read(true)
+            .custom_flags(flags)
+            .open(dir)
+            .ok()?;
+        Some(file.into())
+    }
+
+    /// `add` for a process that clone3 may already have started in the
+    /// cgroup2 directory (`in_unified`): only the other hierarchies remain.
+    pub fn add_after_clone(&self, pid: i32, in_unified: bool) -> Result<(), CgroupError> {
+        for p in self.places()?.into_iter().filter(|p| p.v1 || !in_unified) {
             let d = Dir(p.dir);
             let file = d.0.join("cgroup.procs");
             fs::Files::write(&d, "cgroup.procs", &pid.to_string())
@@ -200,9 +222,9 @@ impl Cgroup {
         if let Some(dir) = self.v1_dir("freezer") {
             return Ok(Freezer::V1(Dir(dir)));
         }
-        self.unified_dir().map(Freezer::V2).ok_or_else(|| {
-            CgroupError::unsupported("pause", self.layout.why_missing("freezer"))
-        })
+        self.unified_dir()
+            .map(Freezer::V2)
+            .ok_or_else(|| CgroupError::unsupported("pause", self.layout.why_missing("freezer")))
     }
 
     /// Stop every process of the container and wait until the kernel says

@@ -106,6 +106,51 @@ fn cgroup_kill_ends_every_process() {
         return;
     }
     let pid = nix::unistd::Pid::from_raw(child.pid);
-    assert_eq!(child.reap(), WaitStatus::Signaled(pid, Signal::SIGKILL, false));
+    assert_eq!(
+        child.reap(),
+        WaitStatus::Signaled(pid, Signal::SIGKILL, false)
+    );
     assert!(fx.cg.pids().unwrap().is_empty());
+}
+
+#[test]
+fn clone3_starts_the_child_in_the_cgroup() {
+    let Some(fx) = fixture_v2() else { return };
+    fx.cg.create(None).unwrap();
+    let fd = fx.cg.unified_fd().expect("cgroup2 directory");
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let (r_raw, w_raw) = (
+        std::os::fd::AsRawFd::as_raw_fd(&r),
+        std::os::fd::AsRawFd::as_raw_fd(&w),
+    );
+    // SAFETY: the child only reads and _exits (async-signal-safe).
+    let pid = unsafe { crate::cgroups::clone_into(0, std::os::fd::AsFd::as_fd(&fd)) };
+    let pid = match pid {
+        Ok(0) => unsafe {
+            libc::close(w_raw);
+            let mut b = 0u8;
+            libc::read(r_raw, (&mut b as *mut u8).cast(), 1);
+            libc::_exit(0);
+        },
+        Ok(pid) => pid,
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+            eprintln!("skipped: no clone3 here");
+            return;
+        }
+        Err(e) => panic!("clone3: {e}"),
+    };
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    drop(w);
+    let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).unwrap();
+    let path = fx.cg.path().display().to_string();
+    assert!(own.lines().any(|l| l == format!("0::{path}")), "{own}");
+    // Only cgroup2 is set by the clone; v1 hierarchies are the parent's.
+    let v1_moved = own
+        .lines()
+        .any(|l| !l.starts_with("0:") && l.ends_with(&path));
+    assert!(!v1_moved, "{own}");
+    assert_eq!(
+        status,
+        WaitStatus::Exited(nix::unistd::Pid::from_raw(pid), 0)
+    );
 }

@@ -110,11 +110,14 @@ pub fn load(insns: &[Insn]) -> Result<OwnedFd, String> {
     attr.log_size = log.len() as u32;
     attr.log_buf = log.as_mut_ptr() as u64;
     let _ = bpf(BPF_PROG_LOAD, &mut attr);
-    let text = String::from_utf8_lossy(&log[..log.iter().position(|b| *b == 0).unwrap_or(0)])
-        .into_owned();
+    let text =
+        String::from_utf8_lossy(&log[..log.iter().position(|b| *b == 0).unwrap_or(0)]).into_owned();
     let tail: Vec<&str> = text.lines().rev().take(3).collect();
     let tail: Vec<&str> = tail.into_iter().rev().collect();
-    Err(format!("load the device program: {err} ({})", tail.join("; ")))
+    Err(format!(
+        "load the device program: {err} ({})",
+        tail.join("; ")
+    ))
 }
 
 /// The programs attached directly to `cgroup` for device checks, and the

@@ -72,7 +72,11 @@ fn bandwidth(f: &dyn Files, c: &LinuxCpu) -> Result<(), CgroupError> {
         }
     }
     if quota.is_some() || period.is_some() {
-        let field = if quota.is_some() { F_QUOTA } else { "linux.resources.cpu.period" };
+        let field = if quota.is_some() {
+            F_QUOTA
+        } else {
+            "linux.resources.cpu.period"
+        };
         let current = fs::read(f, field, "cpu.max").unwrap_or_default();
         let mut parts = current.split_whitespace();
         let (old_quota, old_period) = (parts.next(), parts.next());
@@ -137,7 +141,11 @@ mod tests {
         apply(&d, &res(r#"{"quota":-1}"#)).unwrap();
         assert_eq!(
             d.writes(),
-            ["cpu.max=20000 100000", "cpu.max=20000 50000", "cpu.max=max 50000"]
+            [
+                "cpu.max=20000 100000",
+                "cpu.max=20000 50000",
+                "cpu.max=max 50000"
+            ]
         );
     }
 
@@ -163,7 +171,9 @@ mod tests {
         let old = FakeDir::new(&[("cpu.weight", "100"), ("cpu.max", "max 100000")]);
         apply(&old, &res(r#"{"idle":0,"burst":0}"#)).unwrap();
         assert!(old.writes().is_empty());
-        let e = apply(&old, &res(r#"{"burst":10}"#)).unwrap_err().to_string();
+        let e = apply(&old, &res(r#"{"burst":10}"#))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no /fake/cpu.max.burst"), "{e}");
     }
 }

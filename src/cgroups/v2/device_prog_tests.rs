@@ -36,21 +36,24 @@ fn run(p: &[Insn], kind: i32, access: i32, major: u32, minor: u32) -> u64 {
 
 /// The stated semantics, directly.
 fn model(rules: &[Rule], kind: i32, access: i32, major: u32, minor: u32) -> bool {
-    (0..3).map(|b| 1 << b).filter(|bit| access & bit != 0).all(|bit| {
-        let decided = rules.iter().rev().find(|r| {
-            let matches = match r.kind {
-                None => true,
-                Some(k) => {
-                    k == kind
-                        && r.major.is_none_or(|m| m == major)
-                        && r.minor.is_none_or(|m| m == minor)
-                        && r.access & bit != 0
-                }
-            };
-            matches
-        });
-        decided.is_some_and(|r| r.allow)
-    })
+    (0..3)
+        .map(|b| 1 << b)
+        .filter(|bit| access & bit != 0)
+        .all(|bit| {
+            let decided = rules.iter().rev().find(|r| {
+                let matches = match r.kind {
+                    None => true,
+                    Some(k) => {
+                        k == kind
+                            && r.major.is_none_or(|m| m == major)
+                            && r.minor.is_none_or(|m| m == minor)
+                            && r.access & bit != 0
+                    }
+                };
+                matches
+            });
+            decided.is_some_and(|r| r.allow)
+        })
 }
 
 fn parse(json: &str) -> Vec<Rule> {
@@ -62,7 +65,15 @@ fn check_all(rules: &[Rule]) {
     let p = program(rules);
     for kind in [DEV_BLOCK, DEV_CHAR] {
         for access in 1..8 {
-            for (major, minor) in [(1, 3), (1, 5), (1, 9), (5, 0), (136, 4), (8, 0), (u32::MAX, 7)] {
+            for (major, minor) in [
+                (1, 3),
+                (1, 5),
+                (1, 9),
+                (5, 0),
+                (136, 4),
+                (8, 0),
+                (u32::MAX, 7),
+            ] {
                 let want = model(rules, kind, access, major, minor);
                 let got = run(&p, kind, access, major, minor);
                 assert_eq!(
@@ -109,7 +120,11 @@ fn the_containers_default_list() {
     let read = ACC_READ;
     assert_eq!(run(&p, DEV_CHAR, read | ACC_WRITE, 1, 3), 1, "/dev/null");
     assert_eq!(run(&p, DEV_CHAR, read, 1, 1), 0, "/dev/mem");
-    assert_eq!(run(&p, DEV_BLOCK, ACC_MKNOD, 8, 0), 1, "mknod of any device");
+    assert_eq!(
+        run(&p, DEV_BLOCK, ACC_MKNOD, 8, 0),
+        1,
+        "mknod of any device"
+    );
     assert_eq!(run(&p, DEV_BLOCK, read, 8, 0), 0, "but not its use");
 }
 
@@ -134,7 +149,9 @@ fn instructions_of_a_small_program() {
         ]
     );
     // Rules before a reset are dropped.
-    let reset = parse(r#"[{"allow":true,"type":"c","major":1,"access":"r"},{"allow":true,"access":"rwm"}]"#);
+    let reset = parse(
+        r#"[{"allow":true,"type":"c","major":1,"access":"r"},{"allow":true,"access":"rwm"}]"#,
+    );
     assert_eq!(program(&reset).len(), 8);
 }
 
@@ -148,6 +165,8 @@ fn bad_rules() {
         .unwrap_err()
         .contains("major -2"));
     assert!(one(r#"{"allow":true,"type":"c","minor":4294967296,"access":"r"}"#).is_err());
-    assert!(one(r#"{"allow":true,"access":"rx"}"#).unwrap_err().contains("access"));
+    assert!(one(r#"{"allow":true,"access":"rx"}"#)
+        .unwrap_err()
+        .contains("access"));
     assert!(one(r#"{"allow":true}"#).is_err());
 }

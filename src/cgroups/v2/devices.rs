@@ -27,7 +27,10 @@ pub fn rules(r: &LinuxResources) -> Result<Option<Vec<Rule>>, CgroupError> {
         return Ok(None);
     };
     if list.len() > MAX_RULES {
-        let msg = format!("{} rules; at most {MAX_RULES} fit in a device program", list.len());
+        let msg = format!(
+            "{} rules; at most {MAX_RULES} fit in a device program",
+            list.len()
+        );
         return Err(CgroupError::invalid(FIELD, msg));
     }
     let mut out = Vec::with_capacity(list.len());
@@ -43,11 +46,10 @@ pub fn apply(dir: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
     let Some(rules) = rules(r)? else {
         return Ok(());
     };
-    let prog = bpf::load(&device_prog::program(&rules))
-        .map_err(|msg| CgroupError::invalid(FIELD, msg))?;
-    install(dir, &prog).map_err(|msg| {
-        CgroupError::invalid(FIELD, format!("{}: {msg}", dir.display()))
-    })
+    let prog =
+        bpf::load(&device_prog::program(&rules)).map_err(|msg| CgroupError::invalid(FIELD, msg))?;
+    install(dir, &prog)
+        .map_err(|msg| CgroupError::invalid(FIELD, format!("{}: {msg}", dir.display())))
 }
 
 /// Attach `prog` to the cgroup at `dir` in place of the device programs

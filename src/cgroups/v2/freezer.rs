@@ -58,7 +58,9 @@ fn wait_for(dir: &Path, frozen: bool) -> Result<(), CgroupError> {
     let deadline = Instant::now() + WAIT;
     loop {
         let mut buf = [0u8; 256];
-        let n = file.read_at(&mut buf, 0).map_err(|e| fail(format!("read: {e}")))?;
+        let n = file
+            .read_at(&mut buf, 0)
+            .map_err(|e| fail(format!("read: {e}")))?;
         let text = String::from_utf8_lossy(&buf[..n]);
         match frozen_in(&text) {
             Some(now) if now == frozen => return Ok(()),
@@ -98,6 +100,8 @@ mod tests {
         assert_eq!(frozen_in("populated 0\n"), None);
         let d = crate::cgroups::fake::FakeDir::new(&[(FREEZE, "1")]);
         assert!(is_frozen(&d));
-        assert!(!is_frozen(&crate::cgroups::fake::FakeDir::new(&[(FREEZE, "0")])));
+        assert!(!is_frozen(&crate::cgroups::fake::FakeDir::new(&[(
+            FREEZE, "0"
+        )])));
     }
 }

@@ -35,10 +35,26 @@ fn throttles(b: &LinuxBlockIo) -> [(&'static str, &'static str, &[LinuxThrottleD
         v.as_deref().unwrap_or(&[])
     }
     [
-        ("throttleReadBpsDevice", "rbps", list(b.throttle_read_bps_device())),
-        ("throttleWriteBpsDevice", "wbps", list(b.throttle_write_bps_device())),
-        ("throttleReadIOPSDevice", "riops", list(b.throttle_read_iops_device())),
-        ("throttleWriteIOPSDevice", "wiops", list(b.throttle_write_iops_device())),
+        (
+            "throttleReadBpsDevice",
+            "rbps",
+            list(b.throttle_read_bps_device()),
+        ),
+        (
+            "throttleWriteBpsDevice",
+            "wbps",
+            list(b.throttle_write_bps_device()),
+        ),
+        (
+            "throttleReadIOPSDevice",
+            "riops",
+            list(b.throttle_read_iops_device()),
+        ),
+        (
+            "throttleWriteIOPSDevice",
+            "wiops",
+            list(b.throttle_write_iops_device()),
+        ),
     ]
 }
 
@@ -101,7 +117,11 @@ mod tests {
 
     #[test]
     fn bfq_weights_and_throttles() {
-        let d = FakeDir::new(&[(BFQ, "default 100"), ("io.weight", "default 100"), ("io.max", "")]);
+        let d = FakeDir::new(&[
+            (BFQ, "default 100"),
+            ("io.weight", "default 100"),
+            ("io.max", ""),
+        ]);
         apply(&d, &res(ALL)).unwrap();
         assert_eq!(
             d.writes(),
@@ -130,14 +150,21 @@ mod tests {
     #[test]
     fn leaf_weights_and_missing_files() {
         let d = FakeDir::new(&[("io.max", "")]);
-        let e = apply(&d, &res(r#"{"leafWeight":300}"#)).unwrap_err().to_string();
+        let e = apply(&d, &res(r#"{"leafWeight":300}"#))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "linux.resources.blockIO.leafWeight: not supported on this host: cgroup v2 has no \
              leaf weights"
         );
-        let e = apply(&d, &res(r#"{"weight":300}"#)).unwrap_err().to_string();
-        assert!(e.starts_with("linux.resources.blockIO.weight: not supported"), "{e}");
+        let e = apply(&d, &res(r#"{"weight":300}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("linux.resources.blockIO.weight: not supported"),
+            "{e}"
+        );
         assert!(e.contains("/fake/io.weight"), "{e}");
     }
 }

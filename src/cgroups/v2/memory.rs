@@ -144,7 +144,8 @@ mod tests {
     #[test]
     fn v1_knobs_are_refused_unless_default() {
         let d = dir();
-        let defaults = res(r#"{"kernel":-1,"kernelTCP":0,"disableOOMKiller":false,"useHierarchy":true}"#);
+        let defaults =
+            res(r#"{"kernel":-1,"kernelTCP":0,"disableOOMKiller":false,"useHierarchy":true}"#);
         apply(&d, &defaults).unwrap();
         assert!(d.writes().is_empty());
         let all = res(
@@ -160,6 +161,9 @@ mod tests {
         );
         assert!(d.writes().is_empty(), "nothing written before the refusal");
         let e = apply(&d, &res(r#"{"swap":2000}"#)).unwrap_err().to_string();
-        assert!(e.starts_with("linux.resources.memory.swap: a swap limit needs"), "{e}");
+        assert!(
+            e.starts_with("linux.resources.memory.swap: a swap limit needs"),
+            "{e}"
+        );
     }
 }

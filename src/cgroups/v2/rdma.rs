@@ -59,12 +59,18 @@ mod tests {
         apply(&d, &r).unwrap();
         assert_eq!(
             d.writes(),
-            ["rdma.max=mlx5_0 hca_handle=3 hca_object=100", "rdma.max=mlx5_1 hca_object=7"]
+            [
+                "rdma.max=mlx5_0 hca_handle=3 hca_object=100",
+                "rdma.max=mlx5_1 hca_object=7"
+            ]
         );
         assert_eq!(requested(&r), [FIELD]);
         let bad: LinuxResources =
             serde_json::from_str(r#"{"rdma":{"a b":{"hcaHandles":1}}}"#).unwrap();
         let e = apply(&d, &bad).unwrap_err().to_string();
-        assert_eq!(e, "linux.resources.rdma[\"a b\"]: device name is empty or has blanks");
+        assert_eq!(
+            e,
+            "linux.resources.rdma[\"a b\"]: device name is empty or has blanks"
+        );
     }
 }
