@@ -40,17 +40,14 @@ fn model(rules: &[Rule], kind: i32, access: i32, major: u32, minor: u32) -> bool
         .map(|b| 1 << b)
         .filter(|bit| access & bit != 0)
         .all(|bit| {
-            let decided = rules.iter().rev().find(|r| {
-                let matches = match r.kind {
-                    None => true,
-                    Some(k) => {
-                        k == kind
-                            && r.major.is_none_or(|m| m == major)
-                            && r.minor.is_none_or(|m| m == minor)
-                            && r.access & bit != 0
-                    }
-                };
-                matches
+            let decided = rules.iter().rev().find(|r| match r.kind {
+                None => true,
+                Some(k) => {
+                    k == kind
+                        && r.major.is_none_or(|m| m == major)
+                        && r.minor.is_none_or(|m| m == minor)
+                        && r.access & bit != 0
+                }
             });
             decided.is_some_and(|r| r.allow)
         })
