@@ -154,3 +154,49 @@ fn clone3_starts_the_child_in_the_cgroup() {
         WaitStatus::Exited(nix::unistd::Pid::from_raw(pid), 0)
     );
 }
+
+/// A layout without v1 hierarchies over this host's cgroup2 mount: the
+/// pure v2 paths (devices as a program, cgroup.freeze, cgroup.kill, ps
+/// from cgroup.procs) end to end, with what that mount offers.
+#[test]
+fn a_pure_v2_layout_over_this_hosts_cgroup2() {
+    let Some(fx) = fixture_v2() else { return };
+    let mut layout = fx.cg.layout().clone();
+    layout.v1.clear();
+    let cg = crate::cgroups::Cgroup::with_layout(layout, Some(fx.cg.path()), "x").unwrap();
+    assert_eq!(cg.kind(), crate::cgroups::Kind::V2);
+    let r = res(r#"{"devices":[{"allow":false,"access":"rwm"},
+        {"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"}],
+        "memory":{"swappiness":10}}"#);
+    let e = cg.create(Some(&r)).unwrap_err().to_string();
+    assert!(
+        e.starts_with("linux.resources.memory.swappiness: not supported"),
+        "{e}"
+    );
+    assert!(
+        !cg.unified_dir().unwrap().exists(),
+        "a failed create leaves nothing"
+    );
+    let r = res(r#"{"devices":[{"allow":false,"access":"rwm"},
+        {"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"}]}"#);
+    cg.create(Some(&r)).unwrap();
+    let child = fx.spawn(open_null_and_zero);
+    cg.add(child.pid).unwrap();
+    assert_eq!(cg.pids().unwrap(), [child.pid]);
+    assert_eq!(child.go()[..3], [0, 0, libc::EPERM]);
+    cg.freeze().unwrap();
+    assert!(cg.is_frozen());
+    cg.thaw().unwrap();
+    assert!(!cg.is_frozen());
+    if cg.kill_all().unwrap() {
+        let pid = nix::unistd::Pid::from_raw(child.pid);
+        assert_eq!(
+            child.reap(),
+            WaitStatus::Signaled(pid, Signal::SIGKILL, false)
+        );
+    } else {
+        assert_eq!(child.finish(), 0);
+    }
+    cg.remove().unwrap();
+    assert!(!cg.unified_dir().unwrap().exists());
+}
