@@ -165,7 +165,10 @@ fn assert_placed(pid: i32, path: &str) {
 /// Give the container its own cgroup namespace and runc's default read-only
 /// cgroup mount at /sys/fs/cgroup (the harness drops that mount).
 fn own_cgroup_view(bundle: &mut Bundle) {
-    bundle.push("/linux/namespaces", json!({"type": "cgroup"}));
+    // `spec` already gives one on a pure v2 host, as runc's does.
+    bundle
+        .remove_namespace("cgroup")
+        .push("/linux/namespaces", json!({"type": "cgroup"}));
     bundle.push(
         "/mounts",
         json!({
@@ -774,9 +777,12 @@ fn a_create_failing_after_the_cgroup_was_made_leaves_no_cgroup() {
 
 #[test]
 fn exec_runs_in_the_containers_cgroup() {
-    // Without a cgroup namespace the process sees the host's cgroup paths.
+    // Without a cgroup namespace (which `spec` adds on a pure v2 host) the
+    // process sees the host's cgroup paths.
     let mut sb = Sandbox::new("cg_exec");
-    sb.bundle.args(&["sleep", "1000"]);
+    sb.bundle
+        .remove_namespace("cgroup")
+        .args(&["sleep", "1000"]);
     let id = start(&mut sb);
     let out = sb.rt.ok(&["exec", &id, "cat", "/proc/self/cgroup"]);
     let lines = parse_cgroup_lines(&out.stdout);

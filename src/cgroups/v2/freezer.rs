@@ -1,21 +1,17 @@
 //! cgroup2 freezer: cgroup.freeze asks, cgroup.events answers. Writing 1
 //! starts the freeze; "frozen 1" appears in cgroup.events once every task
-//! has stopped, and the kernel wakes pollers of that file (POLLPRI) when
-//! it changes, so the wait is on the kernel's own event. It is bounded:
-//! a freeze that has not completed by then is undone and reported.
+//! has stopped (see `events` for the wait). It is bounded: a freeze that
+//! has not completed by then is undone and reported.
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::events;
 use crate::cgroups::error::CgroupError;
 use crate::cgroups::fs::{self, Dir, Files};
 
 const FIELD: &str = "freezer";
 const FREEZE: &str = "cgroup.freeze";
-const EVENTS: &str = "cgroup.events";
 /// Generous: on a loaded machine a task may take a while to reach a point
 /// where it can stop.
 const WAIT: Duration = Duration::from_secs(30);
@@ -41,52 +37,17 @@ pub fn is_frozen(f: &dyn Files) -> bool {
 }
 
 /// The "frozen" value of cgroup.events text.
-pub fn frozen_in(events: &str) -> Option<bool> {
-    events
-        .lines()
-        .find_map(|l| l.strip_prefix("frozen "))
-        .map(|v| v.trim() == "1")
+#[cfg(test)]
+pub fn frozen_in(text: &str) -> Option<bool> {
+    events::value(text, "frozen").map(|v| v == "1")
 }
 
 fn wait_for(dir: &Path, frozen: bool) -> Result<(), CgroupError> {
-    let path = dir.join(EVENTS);
-    let fail = |msg: String| CgroupError::Freeze {
-        file: path.clone(),
+    let want = if frozen { "1" } else { "0" };
+    events::wait(dir, "frozen", want, WAIT).map_err(|msg| CgroupError::Freeze {
+        file: dir.join("cgroup.events"),
         msg,
-    };
-    let file = File::open(&path).map_err(|e| fail(format!("open: {e}")))?;
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let mut buf = [0u8; 256];
-        let n = file
-            .read_at(&mut buf, 0)
-            .map_err(|e| fail(format!("read: {e}")))?;
-        let text = String::from_utf8_lossy(&buf[..n]);
-        match frozen_in(&text) {
-            Some(now) if now == frozen => return Ok(()),
-            Some(_) => {}
-            None => return Err(fail(format!("no \"frozen\" line in {text:?}"))),
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            let want = if frozen { "frozen" } else { "thawed" };
-            return Err(fail(format!("not {want} after {}s", WAIT.as_secs())));
-        }
-        let mut pfd = libc::pollfd {
-            fd: file.as_raw_fd(),
-            events: libc::POLLPRI,
-            revents: 0,
-        };
-        let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd for the duration of the call.
-        let r = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if r < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(fail(format!("poll: {e}")));
-            }
-        }
-    }
+    })
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod bpf;
 pub mod cpu;
 pub mod device_prog;
 pub mod devices;
+pub mod events;
 pub mod freezer;
 pub mod hugetlb;
 pub mod io;
