@@ -69,6 +69,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Resume(a) => cli::resume::run(cli, &a.id).map(|()| 0),
         Command::Ps(a) => cli::ps::run(cli, a).map(|()| 0),
         Command::Update(a) => cli::update::run(cli, a).map(|()| 0),
+        Command::Events(a) => cli::events::run(cli, a).map(|()| 0),
         Command::Spec(a) => cli::spec::run(a, cli.rootless.as_deref() == Some("true")).map(|()| 0),
     }
 }

@@ -162,7 +162,7 @@ fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
 }
 
 /// How often an rmdir that fails with EBUSY on a cgroup whose processes
-/// are all exiting (or that lists none) is retried: the kernel may still be
+/// have all exited (or that lists none) is retried: the kernel may still be
 /// releasing a task that has just exited or been reaped. Each retry waits
 /// for cgroup2's "populated 0" event, or on v1 yields the CPU.
 const EBUSY_RETRIES: usize = 1000;
@@ -184,7 +184,7 @@ pub fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
                 let pids = procs(dir).unwrap_or_default();
-                if !pids.iter().all(|p| exiting(*p)) {
+                if !pids.is_empty() && !wait_for_exits(&pids) {
                     return Err(CgroupError::Busy {
                         dir: dir.to_path_buf(),
                         pids: pids.len(),
@@ -202,15 +202,32 @@ pub fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
     ))
 }
 
-/// A process past the point of running code (killed, in the kernel's exit
-/// path, or a zombie) that a cgroup may still list for a moment.
-fn exiting(pid: i32) -> bool {
-    crate::state::proc_start_time(pid).is_none_or(|(_, gone)| gone)
+/// Wait, a bounded time, for processes that are still listed in a cgroup
+/// although they were killed: a process is counted as gone by `delete` as
+/// soon as it is exiting (an exiting pid-namespace init can wait forever
+/// on a zombie that someone else must reap), but it leaves its cgroup only
+/// a little later in its exit, which takes longest on a loaded machine.
+/// False if one of them is still there at the deadline.
+fn wait_for_exits(pids: &[i32]) -> bool {
+    const PATIENCE_MS: u64 = 2000;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(PATIENCE_MS);
+    for &pid in pids {
+        let Ok(pidfd) = crate::syscall::pidfd_open(pid) else {
+            continue; // already reaped
+        };
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match crate::syscall::pidfd_wait(&pidfd, left.as_millis() as i32) {
+            Ok(true) => {}
+            _ => return false,
+        }
+    }
+    true
 }
 
-/// Wait for the kernel to let go of a cgroup whose processes are exiting:
-/// on cgroup2 until cgroup.events says "populated 0" (bounded), on v1,
-/// which has no such event, by yielding the CPU once. False: cgroup2 did
+/// Wait for the kernel to let go of a cgroup whose processes have exited
+/// (a task is released a little after its exit is reported): on cgroup2
+/// until cgroup.events says "populated 0" (bounded), on v1, which has no
+/// such event, by yielding the CPU once. False: cgroup2 did
 /// not let go in time (a zombie nobody reaps holds it), so stop trying.
 fn wait_released(dir: &Path) -> bool {
     const LIMIT: std::time::Duration = std::time::Duration::from_secs(10);

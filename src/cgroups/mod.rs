@@ -19,7 +19,9 @@ mod error;
 mod fake;
 mod fs;
 mod layout;
+pub mod oom;
 mod path;
+pub mod stats;
 #[cfg(test)]
 mod tests;
 mod v1;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod exec;
 pub mod kill;
 pub mod list;
@@ -80,6 +81,8 @@ pub enum Command {
     Ps(PsArgs),
     /// Change a running container's resource limits.
     Update(Box<UpdateArgs>),
+    /// Print a container's stats and OOM events as JSON lines.
+    Events(events::EventsArgs),
 }
 
 #[derive(Args, Debug, Clone)]
