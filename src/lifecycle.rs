@@ -91,11 +91,15 @@ pub fn kill(c: &Container, st: &State, signal: i32, all: bool) -> Result<(), Lif
     if all {
         signal_cgroup(st, signal)?;
     }
-    syscall::pidfd_send_signal(&pidfd, signal).map_err(|source| LifecycleError::Signal {
-        signal,
-        pid: st.pid,
-        source,
-    })?;
+    match syscall::pidfd_send_signal(&pidfd, signal) {
+        // cgroup.kill may already have ended the init.
+        Err(e) if all && signal == libc::SIGKILL && e.raw_os_error() == Some(libc::ESRCH) => {}
+        other => other.map_err(|source| LifecycleError::Signal {
+            signal,
+            pid: st.pid,
+            source,
+        })?,
+    }
     if signal == libc::SIGKILL {
         thaw_if_frozen(st);
     }
@@ -111,9 +115,15 @@ fn signal_cgroup(st: &State, signal: i32) -> Result<Vec<(i32, OwnedFd)>, Lifecyc
     let mut reached = Vec::new();
     for pid in cgroup.pids()?.into_iter().filter(|&p| p != st.pid) {
         if let Ok(fd) = syscall::pidfd_open(pid) {
-            let _ = syscall::pidfd_send_signal(&fd, signal);
             reached.push((pid, fd));
         }
+    }
+    // cgroup.kill also gets a process forked after the list was read.
+    if signal == libc::SIGKILL && cgroup.kill_all()? {
+        return Ok(reached);
+    }
+    for (_, fd) in &reached {
+        let _ = syscall::pidfd_send_signal(fd, signal);
     }
     Ok(reached)
 }

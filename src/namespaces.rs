@@ -173,6 +173,18 @@ pub fn fork_into(
     flags: libc::c_int,
     child: impl FnOnce(),
 ) -> Result<i32, NamespaceError> {
+    fork_into_cgroup(joins, flags, None, child).map(|(pid, _)| pid)
+}
+
+/// `fork_into`, with the child started in the cgroup2 directory `cgroup`
+/// where the kernel can (clone3 CLONE_INTO_CGROUP); the bool says whether
+/// it was, else the caller must move it.
+pub fn fork_into_cgroup(
+    joins: &[Join],
+    flags: libc::c_int,
+    cgroup: Option<std::os::fd::BorrowedFd>,
+    child: impl FnOnce(),
+) -> Result<(i32, bool), NamespaceError> {
     let restore = |label: &str, source: std::io::Error| NamespaceError::Open {
         label: label.to_string(),
         path: "/proc/self/ns/pid".into(),
@@ -189,7 +201,10 @@ pub fn fork_into(
     };
     // SAFETY: keel is single-threaded; the child runs `child`, which ends in
     // exec or _exit.
-    let pid = unsafe { crate::syscall::clone_fork(flags) };
+    let (pid, placed) = match cgroup.map(|fd| unsafe { crate::cgroups::clone_into(flags, fd) }) {
+        Some(Ok(pid)) => (Ok(pid), true),
+        _ => (unsafe { crate::syscall::clone_fork(flags) }, false),
+    };
     if let Ok(0) = pid {
         child();
         // SAFETY: a forked child must not return into the parent's code.
@@ -199,5 +214,6 @@ pub fn fork_into(
         nix::sched::setns(own.as_fd(), nix::sched::CloneFlags::CLONE_NEWPID)
             .map_err(|e| restore("return to keel's own pid namespace", e.into()))?;
     }
-    pid.map_err(|source| NamespaceError::Clone { source })
+    pid.map(|pid| (pid, placed))
+        .map_err(|source| NamespaceError::Clone { source })
 }

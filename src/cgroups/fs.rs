@@ -161,9 +161,10 @@ fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
     Ok(out)
 }
 
-/// How often an rmdir that fails with EBUSY on a cgroup that lists no
-/// processes is retried: the kernel may still be releasing a task that has
-/// just been reaped. Each retry yields the CPU instead of sleeping.
+/// How often an rmdir that fails with EBUSY on a cgroup whose processes
+/// have all exited (or that lists none) is retried: the kernel may still be
+/// releasing a task that has just exited or been reaped. Each retry waits
+/// for cgroup2's "populated 0" event, or on v1 yields the CPU.
 const EBUSY_RETRIES: usize = 1000;
 
 /// Remove a cgroup directory and its descendants, children first. A
@@ -189,7 +190,9 @@ pub fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
                         pids: pids.len(),
                     });
                 }
-                std::thread::yield_now();
+                if !wait_released(dir) {
+                    break;
+                }
             }
             Err(e) => return Err(CgroupError::dir("rmdir", dir)(e)),
         }
@@ -219,6 +222,20 @@ fn wait_for_exits(pids: &[i32]) -> bool {
         }
     }
     true
+}
+
+/// Wait for the kernel to let go of a cgroup whose processes have exited
+/// (a task is released a little after its exit is reported): on cgroup2
+/// until cgroup.events says "populated 0" (bounded), on v1, which has no
+/// such event, by yielding the CPU once. False: cgroup2 did
+/// not let go in time (a zombie nobody reaps holds it), so stop trying.
+fn wait_released(dir: &Path) -> bool {
+    const LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+    if !dir.join("cgroup.events").exists() {
+        std::thread::yield_now();
+        return true;
+    }
+    super::v2::events::wait(dir, "populated", "0", LIMIT).is_ok()
 }
 
 /// Remove an empty directory that other containers may share (the

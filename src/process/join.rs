@@ -108,13 +108,16 @@ pub fn spawn(opts: &ExecOptions) -> Result<i32, JoinError> {
     // The child must not hold the sending end of Go: a parent that dies
     // before sending must read as end-of-file there.
     let go_tx_fd = go_tx.raw_fd();
-    let pid = namespaces::fork_into(&joins, 0, || {
+    let cgroup_fd = opts.cgroup.and_then(Cgroup::unified_fd);
+    let cgroup = cgroup_fd.as_ref().map(std::os::fd::AsFd::as_fd);
+    let (pid, in_unified) = namespaces::fork_into_cgroup(&joins, 0, cgroup, || {
         // SAFETY: closing the child's copy of a parent-side fd.
         unsafe { libc::close(go_tx_fd) };
         child(opts, &joins, &go_rx, &tx)
     })?;
-    drop(tx);
-    let outcome = place(opts, pid, &go_tx).and_then(|()| outcome(opts, pid, &rx, &go_tx));
+    drop((tx, cgroup_fd));
+    let outcome =
+        place(opts, pid, in_unified, &go_tx).and_then(|()| outcome(opts, pid, &rx, &go_tx));
     if let Err(e) = outcome {
         // The child exits by itself after a failure (or with us: PDEATHSIG);
         // make sure, then collect it.
@@ -136,10 +139,11 @@ pub fn spawn(opts: &ExecOptions) -> Result<i32, JoinError> {
     Ok(pid)
 }
 
-/// Put the child in the container's cgroup, then let it go on.
-fn place(opts: &ExecOptions, pid: i32, go: &Sender<()>) -> Result<(), JoinError> {
+/// Put the child in the container's cgroup (clone3 may have started it in
+/// the cgroup2 one), then let it go on.
+fn place(opts: &ExecOptions, pid: i32, in_unified: bool, go: &Sender<()>) -> Result<(), JoinError> {
     if let Some(cgroup) = opts.cgroup {
-        cgroup.add(pid)?;
+        cgroup.add_after_clone(pid, in_unified)?;
     }
     Ok(go.send(&())?)
 }

@@ -141,9 +141,10 @@ impl Pending {
     /// Move the init into its cgroup. It is still building its rootfs, so
     /// the kernel's wait on a v1 cgroup.procs write overlaps that work, and
     /// it runs no code of the container's before this is done.
-    fn place_init(&self, pid: i32) -> Result<(), CreateError> {
+    /// `in_unified`: clone3 already started it in the cgroup2 directory.
+    fn place_init(&self, pid: i32, in_unified: bool) -> Result<(), CreateError> {
         match &self.cgroup {
-            Some(cgroup) => Ok(cgroup.add(pid)?),
+            Some(cgroup) => Ok(cgroup.add_after_clone(pid, in_unified)?),
             None => Ok(()),
         }
     }
@@ -228,11 +229,13 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
         Some(from_init.raw_fd()),
         Some(to_init.raw_fd()),
     ];
-    let pid = spawn_init(&plan, ctx, &close)?;
+    let cgroup_fd = pending.cgroup.as_ref().and_then(Cgroup::unified_fd);
+    let (pid, in_unified) = spawn_init(&plan, ctx, &close, cgroup_fd.as_ref())?;
+    drop(cgroup_fd);
     pending.record_init(&mut st, pid)?;
     crate::netdev::move_all(&opts.bundle.spec, pid)?;
     let placed = pending
-        .place_init(pid)
+        .place_init(pid, in_unified)
         .and_then(|()| Ok(to_init.send(&ParentMsg::Placed)?));
     if let Err(e) = placed {
         return Err(init_reason(&from_init).unwrap_or(e));
@@ -295,13 +298,21 @@ fn make_fifo(path: &Path) -> Result<(), CreateError> {
     })
 }
 
-/// Clone the init with every new namespace at once. A pid namespace to join
-/// is entered by the parent just for the clone, because setns(CLONE_NEWPID)
-/// only applies to children.
-fn spawn_init(plan: &Plan, ctx: InitContext, close: &[Option<i32>]) -> Result<i32, CreateError> {
-    Ok(namespaces::fork_into(
+/// Clone the init with every new namespace at once, into its cgroup2
+/// directory where the kernel can. A pid namespace to join is entered by
+/// the parent just for the clone, because setns(CLONE_NEWPID) only applies
+/// to children.
+fn spawn_init(
+    plan: &Plan,
+    ctx: InitContext,
+    close: &[Option<i32>],
+    cgroup: Option<&std::os::fd::OwnedFd>,
+) -> Result<(i32, bool), CreateError> {
+    use std::os::fd::AsFd;
+    Ok(namespaces::fork_into_cgroup(
         &plan.joins,
         plan.clone_flags,
+        cgroup.map(|fd| fd.as_fd()),
         || init::main(ctx, close),
     )?)
 }
