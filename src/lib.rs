@@ -24,6 +24,8 @@ pub mod signals;
 pub mod state;
 pub mod syscall;
 pub mod sysctl;
+pub mod timens;
+pub mod userns;
 
 /// The runtime-spec version this build implements: the one the oci-spec
 /// crate models, since every field keel reads comes through it.

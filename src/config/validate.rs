@@ -56,6 +56,12 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     for (path, message) in crate::cgroups::validate(spec) {
         problems.push(Problem::new(path, message));
     }
+    for (path, message) in crate::userns::validate(spec)
+        .into_iter()
+        .chain(crate::timens::validate(spec))
+    {
+        problems.push(Problem::new(path, message));
+    }
     for (path, message) in crate::rootfs::validate(spec) {
         problems.push(Problem::new(path, message));
     }
@@ -137,13 +143,6 @@ fn check_namespaces(spec: &Spec, problems: &mut Vec<Problem>) {
                 format!("{name:?} is listed twice"),
             ));
         }
-        if matches!(
-            ns.typ(),
-            LinuxNamespaceType::User | LinuxNamespaceType::Time
-        ) {
-            let msg = format!("{name:?} namespaces are not supported by keel yet");
-            problems.push(Problem::new(format!("linux.namespaces[{i}].type"), msg));
-        }
         if let Some(path) = ns.path() {
             if !path.is_absolute() {
                 problems.push(Problem::new(
@@ -166,12 +165,6 @@ fn check_unsupported(spec: &Spec, problems: &mut Vec<Problem>) {
     let not_yet =
         |path: &str, what: &str| Problem::new(path, format!("{what} is not supported by keel yet"));
     if let Some(linux) = spec.linux() {
-        if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty()) {
-            problems.push(not_yet("linux.uidMappings", "user namespace id mapping"));
-        }
-        if linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty()) {
-            problems.push(not_yet("linux.gidMappings", "user namespace id mapping"));
-        }
         if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) {
             problems.push(not_yet("linux.mountLabel", "SELinux labelling"));
         }

@@ -44,6 +44,10 @@ pub enum CreateError {
     #[error(transparent)]
     Namespace(#[from] NamespaceError),
     #[error(transparent)]
+    Userns(#[from] crate::userns::UsernsError),
+    #[error(transparent)]
+    Console(#[from] crate::console::ConsoleError),
+    #[error(transparent)]
     Cgroup(#[from] CgroupError),
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
@@ -210,12 +214,23 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     let (to_parent, from_init) = channel::<InitMsg>()?;
     let (to_init, from_parent) = channel::<ParentMsg>()?;
     let fifo = pending.container().fifo();
+    let console = connect_console(opts)?;
     let ctx = InitContext {
         opts,
         state: &st,
         seccomp: filter.as_ref(),
         plan: &plan,
-        fifo: &fifo,
+        // Opened here: the state directory is root's alone, and an init in
+        // a user namespace could not even look it up.
+        fifo: Some(
+            super::fifo::open_handle(&fifo).map_err(|source| CreateError::Fifo {
+                path: fifo.clone(),
+                source: nix::Error::from_raw(source.raw_os_error().unwrap_or(libc::EIO)),
+            })?,
+        ),
+        console_fd: opts
+            .console_fd
+            .or(console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd)),
         to_parent,
         from_parent,
     };
@@ -228,14 +243,45 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     ];
     let pid = spawn_init(&plan, ctx, &close)?;
     pending.record_init(&mut st, pid)?;
-    let placed = pending
-        .place_init(pid)
+    drop(console);
+    let placed = map_ids(opts, &plan, pid, &to_init)
+        .and_then(|()| pending.place_init(pid))
         .and_then(|()| Ok(to_init.send(&ParentMsg::Placed)?));
     if let Err(e) = placed {
         return Err(init_reason(&from_init).unwrap_or(e));
     }
     drive_init(opts, &st, &from_init, &to_init)?;
     pending.finish(opts, st)
+}
+
+/// --console-socket is connected by keel, as runc does, and the init
+/// inherits the connection: the socket is a host path the init may have
+/// no right to (a user namespace), or no way to reach.
+fn connect_console(opts: &CreateOptions) -> Result<Option<std::os::fd::OwnedFd>, CreateError> {
+    let process = opts.bundle.spec.process().as_ref();
+    let terminal = process.and_then(|p| p.terminal()).unwrap_or(false);
+    match opts.console_socket {
+        Some(path) if terminal && opts.console_fd.is_none() => {
+            Ok(Some(crate::console::connect_socket(path)?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// A new user namespace: write its id maps while the init waits, then let
+/// it go on as the namespace's root.
+fn map_ids(
+    opts: &CreateOptions,
+    plan: &Plan,
+    pid: i32,
+    to_init: &Sender<ParentMsg>,
+) -> Result<(), CreateError> {
+    if !plan.new_user() {
+        return Ok(());
+    }
+    crate::userns::write(pid, &opts.bundle.spec)?;
+    crate::logging::debug(&format!("container {}: id maps written", opts.id));
+    Ok(to_init.send(&ParentMsg::Mapped)?)
 }
 
 /// What can be refused before anything exists.
@@ -296,11 +342,15 @@ fn make_fifo(path: &Path) -> Result<(), CreateError> {
 /// is entered by the parent just for the clone, because setns(CLONE_NEWPID)
 /// only applies to children.
 fn spawn_init(plan: &Plan, ctx: InitContext, close: &[Option<i32>]) -> Result<i32, CreateError> {
-    Ok(namespaces::fork_into(
-        &plan.joins,
-        plan.clone_flags,
-        || init::main(ctx, close),
-    )?)
+    let run = || init::main(ctx, close);
+    if plan.joins_before_clone() {
+        return Ok(namespaces::fork_after_joins(
+            &plan.joins,
+            plan.clone_flags,
+            run,
+        )?);
+    }
+    Ok(namespaces::fork_into(&plan.joins, plan.clone_flags, run)?)
 }
 
 /// The parent's half of the protocol in the module diagram.
