@@ -25,6 +25,9 @@ pub struct CreateOptions<'a> {
     pub pid_file: Option<&'a Path>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// Rootless mode: a cgroup keel may not make is skipped, unless the
+    /// config asks for limits.
+    pub rootless: bool,
     /// fds 3..3+N pass to the container (LISTEN_FDS included).
     pub preserve_fds: u32,
     /// Extra environment for the container process (LISTEN_FDS, LISTEN_PID).
@@ -49,6 +52,11 @@ pub enum CreateError {
     Console(#[from] crate::console::ConsoleError),
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
+    #[error(
+        "linux.resources: rootless: the limits cannot be applied without a cgroup keel may \
+         write ({0})"
+    )]
+    RootlessLimits(CgroupError),
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
     #[error("seccomp listener: fetch it from the container init: {0}")]
@@ -130,7 +138,9 @@ impl Pending {
         let cgroup = Cgroup::for_container(path.as_deref(), opts.id)?;
         st.cgroup = Some(cgroup.clone());
         self.container().save(st)?;
-        cgroup.create(Some(&cgroups::container_resources(spec)))?;
+        if let Err(e) = cgroup.create(Some(&cgroups::container_resources(spec))) {
+            return skip_cgroup(st, opts, e).and_then(|()| Ok(self.container().save(st)?));
+        }
         let (path, kind) = (cgroup.path().display(), cgroup.kind());
         crate::logging::debug(&format!(
             "container {}: cgroup {path} ({kind:?} host)",
@@ -252,6 +262,35 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     }
     drive_init(opts, &st, &from_init, &to_init)?;
     pending.finish(opts, st)
+}
+
+/// Rootless, as runc does: without a delegated cgroup the container stays
+/// in the caller's, which is fine unless the config asks for limits.
+fn skip_cgroup(st: &mut State, opts: &CreateOptions, e: CgroupError) -> Result<(), CreateError> {
+    let spec = &opts.bundle.spec;
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    if !opts.rootless || resources.is_some_and(sets_limits) {
+        if opts.rootless {
+            return Err(CreateError::RootlessLimits(e));
+        }
+        return Err(e.into());
+    }
+    crate::logging::debug(&format!("container {}: rootless, no cgroup ({e})", opts.id));
+    st.cgroup = None;
+    Ok(())
+}
+
+/// Whether `r` asks for any limit (device rules are not limits: a rootless
+/// container cannot have them enforced and runc ignores them there).
+fn sets_limits(r: &oci_spec::runtime::LinuxResources) -> bool {
+    r.memory().is_some()
+        || r.cpu().is_some()
+        || r.pids().is_some()
+        || r.block_io().is_some()
+        || r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
+        || r.network().is_some()
+        || r.unified().as_ref().is_some_and(|u| !u.is_empty())
+        || r.rdma().as_ref().is_some_and(|m| !m.is_empty())
 }
 
 /// --console-socket is connected by keel, as runc does, and the init
