@@ -20,6 +20,7 @@ pub mod process;
 pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;
+pub mod selfexe;
 pub mod signals;
 pub mod state;
 pub mod syscall;
