@@ -122,7 +122,41 @@ impl Drop for Rootless {
             }
         }
         let _ = fs::remove_dir_all(&self.dir);
+        for file in SUBID_FILES {
+            remove_subids(file, &self.name);
+        }
         let _ = Command::new("userdel").arg(&self.name).status();
+    }
+}
+
+const SUBID_FILES: [&str; 2] = ["/etc/subuid", "/etc/subgid"];
+
+/// Delegate ids START..START+COUNT to `name` in /etc/subuid and subgid,
+/// as an administrator would for newuidmap/newgidmap.
+fn delegate(name: &str, start: u32, count: u32) {
+    use std::io::Write;
+    for file in SUBID_FILES {
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)
+            .unwrap();
+        writeln!(f, "{name}:{start}:{count}").unwrap();
+    }
+}
+
+fn remove_subids(file: &str, name: &str) {
+    let Ok(text) = fs::read_to_string(file) else {
+        return;
+    };
+    let prefix = format!("{name}:");
+    let kept: String = text
+        .lines()
+        .filter(|l| !l.starts_with(&prefix))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    if kept != text {
+        let _ = fs::write(file, kept);
     }
 }
 
@@ -189,4 +223,37 @@ fn limits_a_rootless_container_cannot_have_are_an_error() {
         assert!(out.stderr.contains("linux.resources: rootless"), "{out}");
     }
     assert!(!rl.dir.join("root").join("rl2").exists());
+}
+
+#[test]
+fn a_delegated_range_is_mapped_with_newuidmap_and_more_is_refused() {
+    let mut rl = Rootless::new("rootless_subids");
+    let start = 300_000 + 65_536 * (std::process::id() % 100);
+    delegate(&rl.name, start, 65_536);
+    let mut config = rootless_bundle(&rl, "cat /proc/self/uid_map /proc/self/setgroups");
+    let own = rl.uid;
+    let map = |size: u32| {
+        serde_json::json!([{"containerID": 0, "hostID": own, "size": 1},
+                           {"containerID": 1, "hostID": start, "size": size}])
+    };
+    config["linux"]["uidMappings"] = map(65_536);
+    config["linux"]["gidMappings"] = map(65_536);
+    rl.save(&config);
+    rl.track("rl3");
+    let out = rl.keel(&["run", "rl3"]);
+    out.assert_ok();
+    let words: Vec<&str> = out.stdout.split_whitespace().collect();
+    let (uid, start) = (rl.uid.to_string(), start.to_string());
+    // Through newuidmap/newgidmap, setgroups stays allowed.
+    assert_eq!(
+        words,
+        ["0", &uid, "1", "1", &start, "65536", "allow"],
+        "{out}"
+    );
+    config["linux"]["uidMappings"] = map(65_537);
+    rl.save(&config);
+    rl.track("rl4");
+    let out = rl.keel(&["run", "rl4"]);
+    out.assert_failed();
+    common::assert_keel_config_error(&out, "linux.uidMappings[1]", "not delegated");
 }
