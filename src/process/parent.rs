@@ -254,8 +254,11 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     let pid = spawn_init(&plan, ctx, &close)?;
     pending.record_init(&mut st, pid)?;
     drop(console);
-    let placed = map_ids(opts, &plan, pid, &to_init)
-        .and_then(|()| pending.place_init(pid))
+    // The init waits for Mapped and says nothing before it: a failure here
+    // is ours to report (asking the init why would wait forever).
+    map_ids(opts, &plan, pid, &to_init)?;
+    let placed = pending
+        .place_init(pid)
         .and_then(|()| Ok(to_init.send(&ParentMsg::Placed)?));
     if let Err(e) = placed {
         return Err(init_reason(&from_init).unwrap_or(e));
