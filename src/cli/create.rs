@@ -38,6 +38,7 @@ pub fn create(
         pid_file: pid_file.as_deref(),
         no_pivot: args.no_pivot,
         no_new_keyring: args.no_new_keyring,
+        rootless: super::rootless(cli)?,
         preserve_fds: listen_fds + args.preserve_fds,
         extra_env,
     };

@@ -59,6 +59,12 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     for (path, message) in crate::netdev::validate(spec) {
         problems.push(Problem::new(path, message));
     }
+    for (path, message) in crate::userns::validate(spec)
+        .into_iter()
+        .chain(crate::timens::validate(spec))
+    {
+        problems.push(Problem::new(path, message));
+    }
     for (path, message) in crate::rootfs::validate(spec) {
         problems.push(Problem::new(path, message));
     }
@@ -148,13 +154,6 @@ fn check_namespaces(spec: &Spec, problems: &mut Vec<Problem>) {
                 format!("{name:?} is listed twice"),
             ));
         }
-        if matches!(
-            ns.typ(),
-            LinuxNamespaceType::User | LinuxNamespaceType::Time
-        ) {
-            let msg = format!("{name:?} namespaces are not supported by keel yet");
-            problems.push(Problem::new(format!("linux.namespaces[{i}].type"), msg));
-        }
         if let Some(path) = ns.path() {
             if !path.is_absolute() {
                 problems.push(Problem::new(
@@ -170,42 +169,45 @@ fn check_namespaces(spec: &Spec, problems: &mut Vec<Problem>) {
     }
 }
 
-/// Security settings keel cannot honour yet. Running without a filter or
-/// label the config asks for would silently weaken the container, so each
-/// is an error until it is implemented.
+/// Security settings keel cannot honour. Running without a label the
+/// config asks for would silently weaken the container, so each is an
+/// error: that the host lacks the LSM, or that keel cannot apply it yet.
 fn check_unsupported(spec: &Spec, problems: &mut Vec<Problem>) {
-    let not_yet =
-        |path: &str, what: &str| Problem::new(path, format!("{what} is not supported by keel yet"));
-    if let Some(linux) = spec.linux() {
-        if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty()) {
-            problems.push(not_yet("linux.uidMappings", "user namespace id mapping"));
-        }
-        if linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty()) {
-            problems.push(not_yet("linux.gidMappings", "user namespace id mapping"));
-        }
-        if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) {
-            problems.push(not_yet("linux.mountLabel", "SELinux labelling"));
-        }
-        if linux.intel_rdt().is_some() {
-            problems.push(Problem::new("linux.intelRdt", intel_rdt_problem()));
-        }
+    let (apparmor, selinux) = (apparmor_enabled(), selinux_enabled());
+    let label = |path: &str, value: &str, lsm: &str, enabled: bool| {
+        let why = if enabled {
+            format!("{lsm} labels are not supported by keel yet")
+        } else {
+            format!("this host has no {lsm} (it is not enabled in the kernel)")
+        };
+        Problem::new(path, format!("{value:?}: {why}"))
+    };
+    let set = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+    let linux = spec.linux().as_ref();
+    if let Some(v) = linux.and_then(|l| set(l.mount_label())) {
+        problems.push(label("linux.mountLabel", &v, "SELinux", selinux));
     }
-    if let Some(process) = spec.process() {
-        if process
-            .apparmor_profile()
-            .as_ref()
-            .is_some_and(|p| !p.is_empty())
-        {
-            problems.push(not_yet("process.apparmorProfile", "AppArmor"));
-        }
-        if process
-            .selinux_label()
-            .as_ref()
-            .is_some_and(|l| !l.is_empty())
-        {
-            problems.push(not_yet("process.selinuxLabel", "SELinux labelling"));
-        }
+    if linux.is_some_and(|l| l.intel_rdt().is_some()) {
+        problems.push(Problem::new("linux.intelRdt", intel_rdt_problem()));
     }
+    let process = spec.process().as_ref();
+    if let Some(v) = process.and_then(|p| set(p.apparmor_profile())) {
+        problems.push(label("process.apparmorProfile", &v, "AppArmor", apparmor));
+    }
+    if let Some(v) = process.and_then(|p| set(p.selinux_label())) {
+        problems.push(label("process.selinuxLabel", &v, "SELinux", selinux));
+    }
+}
+
+/// As runc decides it: the module says it is enabled.
+fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y")
+}
+
+/// As runc decides it: selinuxfs is mounted.
+fn selinux_enabled() -> bool {
+    std::path::Path::new("/sys/fs/selinux/enforce").exists()
 }
 
 /// Why `linux.intelRdt` cannot be honoured: the spec requires an error

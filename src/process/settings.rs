@@ -79,6 +79,12 @@ pub fn terminal(
         .as_ref()
         .map(|b| (b.height() as u16, b.width() as u16));
     let pty = console::setup_pty(size)?;
+    // The slave is made owned by whoever opened ptmx (root, or in a user
+    // namespace the mapped root); the process's own user must own its
+    // terminal, as with runc, whatever host uid that maps to.
+    let uid = process.user().uid();
+    nix::unistd::fchown(&pty.slave, Some(nix::unistd::Uid::from_raw(uid)), None)
+        .map_err(|e| sys("process.user.uid: chown the pty slave")(e.into()))?;
     if bind_console {
         console::bind_console(&pty.slave_path)?;
     }
