@@ -72,14 +72,6 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     let Some(command) = &cli.command else {
         anyhow::bail!("no command given; see keel --help");
     };
-    if matches!(
-        command,
-        Command::Create(_) | Command::Run(_) | Command::Exec(_)
-    ) {
-        // These put keel processes into containers: first make the binary
-        // they expose read-only (this may re-exec keel).
-        keel::selfexe::protect()?;
-    }
     match command {
         Command::Create(a) => cli::create::run(cli, a).map(|()| 0),
         Command::Start(a) => cli::start::run(cli, &a.id).map(|()| 0),

@@ -24,6 +24,10 @@ pub fn create(
         None => std::env::current_dir().context("current directory")?,
     };
     let bundle = config::load(&bundle_dir)?;
+    // Before anything is made: this may re-exec keel (see selfexe).
+    if crate::selfexe::exposed_by_spec(&bundle.spec) {
+        crate::selfexe::protect()?;
+    }
     if args.no_pivot {
         config::check_no_pivot(&bundle.spec)?;
     }

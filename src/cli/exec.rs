@@ -19,6 +19,10 @@ pub fn run(cli: &super::Cli, args: &super::ExecArgs) -> anyhow::Result<i32> {
         Status::Stopped => bail!("cannot exec in a stopped container"),
         Status::Creating => bail!("cannot exec in a container that is still being created"),
     }
+    // Before anything is made: this may re-exec keel (see selfexe).
+    if crate::selfexe::exposed_to_exec(st.pid) {
+        crate::selfexe::protect()?;
+    }
     let process = build_process(args, st.process.as_ref())?;
     let tty = process.terminal().unwrap_or(false);
     if tty && args.detach && args.console_socket.is_none() {

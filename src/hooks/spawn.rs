@@ -30,19 +30,6 @@ pub(super) fn command(hook: &Hook) -> Command {
     // SAFETY: the closure only makes async-signal-safe syscalls and touches
     // no memory shared with the parent.
     unsafe { cmd.pre_exec(reset_child) };
-    if let Some(host) = crate::selfexe::host_mount_ns() {
-        use std::os::fd::AsRawFd;
-        let fd = host.as_raw_fd();
-        // Runtime-namespace hooks belong in the host's mount namespace, not
-        // in the private one keel's sealed binary lives in.
-        // SAFETY: setns is async-signal-safe; fd stays open in the parent.
-        unsafe {
-            cmd.pre_exec(move || match libc::setns(fd, libc::CLONE_NEWNS) {
-                0 => Ok(()),
-                _ => Err(std::io::Error::last_os_error()),
-            })
-        };
-    }
     cmd
 }
 
