@@ -30,6 +30,7 @@ fn measure(sb: &Sandbox, args: &[&str]) -> Measured {
     let out = sb.dir.join("measure.out");
     let err = sb.dir.join("measure.err");
     let start = Instant::now();
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(&sb.rt.bin)
         .arg("--root")
         .arg(&sb.rt.root)
@@ -39,7 +40,9 @@ fn measure(sb: &Sandbox, args: &[&str]) -> Measured {
         .stderr(std::fs::File::create(&err).unwrap())
         .spawn()
         .expect("spawn the runtime");
+    // Reaped by wait4 below, which also gives the rusage `wait` would not.
     let pid = child.id() as i32;
+    std::mem::forget(child);
     let pidfd = common::sys::PidFd::open(pid).expect("pidfd of our child");
     if !pidfd.wait_exit(TIMEOUT) {
         pidfd.kill(libc::SIGKILL);
