@@ -196,7 +196,7 @@ mod tests {
 
     #[test]
     fn missing_and_repeated_fields_are_named() {
-        let p = parse(r#"{"process":{"cwd":"/"}}"#).unwrap_err();
+        let p = parse(r#"{"hostname":"h"}"#).unwrap_err();
         assert_eq!(p.path, "ociVersion", "{p}");
         let p = parse(r#"{"ociVersion":"1","process":{"cwd":"/"}}"#).unwrap_err();
         assert_eq!(p.path, "process.user", "{p}");
