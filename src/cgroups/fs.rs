@@ -178,13 +178,17 @@ pub fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
     for sub in subs {
         remove_tree(&sub)?;
     }
+    let mut zombie_wait = None;
     for _ in 0..EBUSY_RETRIES {
         match std::fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
                 let pids = procs(dir).unwrap_or_default();
-                if !pids.is_empty() && !wait_for_exits(&pids) {
+                // Killed processes can still be exiting, then zombies
+                // that v1 keeps listed until their parent reaps them.
+                let gone = || wait_for_exits(&pids) && all_dead(&pids, &mut zombie_wait);
+                if !pids.is_empty() && !gone() {
                     return Err(CgroupError::Busy {
                         dir: dir.to_path_buf(),
                         pids: pids.len(),
@@ -236,6 +240,27 @@ fn wait_released(dir: &Path) -> bool {
         return true;
     }
     super::v2::events::wait(dir, "populated", "0", LIMIT).is_ok()
+}
+
+/// How long a v1 cgroup may stay busy with dead processes only: a zombie
+/// stays charged to its cgroup until its parent reaps it, and the parent
+/// (a shim, or whoever adopted an orphaned init) does that on its own
+/// schedule, usually within milliseconds.
+const ZOMBIE_REAP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether every pid is a zombie (or gone) and the wait for their reaping,
+/// started at the first such sighting, has time left; pauses briefly, as
+/// nothing notifies the reaping of another process's child.
+fn all_dead(pids: &[i32], since: &mut Option<std::time::Instant>) -> bool {
+    let dead = pids
+        .iter()
+        .all(|&p| crate::state::proc_start_time(p).is_none_or(|(_, gone)| gone));
+    let started = *since.get_or_insert_with(std::time::Instant::now);
+    if !dead || started.elapsed() > ZOMBIE_REAP_WAIT {
+        return false;
+    }
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    true
 }
 
 /// Remove an empty directory that other containers may share (the

@@ -109,8 +109,13 @@ fn build_process(args: &super::ExecArgs, base: Option<&Process>) -> anyhow::Resu
 fn read_process(path: &std::path::Path) -> anyhow::Result<Process> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("--process {}", path.display()))?;
-    crate::config::parse_as(&text)
-        .map_err(|p| anyhow::anyhow!("{}: {}: {}", path.display(), p.path, p.message))
+    crate::config::parse_process(&text).map_err(|problems| {
+        let all: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}: {}: {}", path.display(), p.path, p.message))
+            .collect();
+        anyhow::anyhow!("{}", all.join("; "))
+    })
 }
 
 fn from_flags(args: &super::ExecArgs, mut p: Process) -> anyhow::Result<Process> {

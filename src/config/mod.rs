@@ -1,11 +1,13 @@
 //! Loading a bundle's `config.json`, with errors that name the JSON path.
 
 mod compat;
+mod process;
 mod validate;
 
 use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};
 
+pub use process::parse_process;
 pub use validate::validate;
 
 /// A validated bundle: the spec plus the paths it resolves to.
@@ -73,7 +75,14 @@ pub fn load(bundle: &Path) -> Result<Bundle, ConfigError> {
         path: file.clone(),
         source,
     })?;
-    let spec = parse(&text).map_err(|p| ConfigError::Invalid(vec![p]))?;
+    from_text(&text, dir)
+}
+
+/// Parse and validate config.json text for the bundle at `dir` (absolute):
+/// everything `load` does after reading the file. The fuzz targets drive
+/// this, so no input may make it panic.
+pub fn from_text(text: &str, dir: PathBuf) -> Result<Bundle, ConfigError> {
+    let spec = parse(text).map_err(|p| ConfigError::Invalid(vec![p]))?;
     let rootfs =
         validate::resolve_rootfs(&spec, &dir).map_err(|p| ConfigError::Invalid(vec![p]))?;
     let problems = validate(&spec);
@@ -121,9 +130,24 @@ pub fn parse_as<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Problem
     };
     result.map_err(|(path, raw)| {
         let path = if path == "." { String::new() } else { path };
+        let path = name_field(path, &raw);
         let message = describe_serde_error(&path, &raw);
         Problem::new(path, message)
     })
+}
+
+/// serde reports a missing or repeated field at the object that lacks or
+/// repeats it; the field itself is the path a user needs.
+fn name_field(path: String, raw: &str) -> String {
+    let field = ["missing field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| raw.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    match field {
+        Some(f) if path.is_empty() => f.to_string(),
+        Some(f) => format!("{path}.{f}"),
+        None => path,
+    }
 }
 
 /// Turn serde's wording into a short statement of what was wrong.
@@ -181,6 +205,14 @@ mod tests {
         let p = parse(r#"{"ociVersion":"1.0.0","hostname":7}"#).unwrap_err();
         assert_eq!(p.path, "hostname");
         assert!(!p.message.contains("line"), "{p}");
+    }
+
+    #[test]
+    fn missing_and_repeated_fields_are_named() {
+        let p = parse(r#"{"ociVersion":"1","process":{"cwd":"/"}}"#).unwrap_err();
+        assert_eq!(p.path, "process.user", "{p}");
+        let p = parse(r#"{"ociVersion":"1","ociVersion":"1"}"#).unwrap_err();
+        assert_eq!(p.path, "ociVersion", "{p}");
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
             "process",
             "missing: create needs a process to run",
         )),
-        Some(process) => check_process(process, &mut problems),
+        Some(process) => check_process(process, "process.", &mut problems),
     }
     check_namespaces(spec, &mut problems);
     check_uts(spec, &mut problems);
@@ -76,27 +76,29 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     problems
 }
 
-fn check_process(process: &Process, problems: &mut Vec<Problem>) {
+/// Checks on a process, from config.json (`prefix` "process.") or from an
+/// exec process document (`prefix` empty), so both name the same fields.
+pub(super) fn check_process(process: &Process, prefix: &str, problems: &mut Vec<Problem>) {
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         problems.push(Problem::new(
-            "process.args",
+            format!("{prefix}args"),
             "must name the program to run (empty or missing)",
         ));
     }
     let cwd = process.cwd();
     if !cwd.is_absolute() {
         problems.push(Problem::new(
-            "process.cwd",
+            format!("{prefix}cwd"),
             format!("must be an absolute path, got {cwd:?}"),
         ));
     }
     if let Some(rlimits) = process.rlimits() {
-        check_rlimits(rlimits, problems);
+        check_rlimits(rlimits, prefix, problems);
     }
     if let Some(adj) = process.oom_score_adj() {
         if !(-1000..=1000).contains(&adj) {
             problems.push(Problem::new(
-                "process.oomScoreAdj",
+                format!("{prefix}oomScoreAdj"),
                 format!("{adj} is outside -1000..1000"),
             ));
         }
@@ -106,17 +108,17 @@ fn check_process(process: &Process, problems: &mut Vec<Problem>) {
     }
     if let Some(user) = process.user().username() {
         problems.push(Problem::new(
-            "process.user.username",
+            format!("{prefix}user.username"),
             format!("{user:?}: only numeric uid/gid are supported on Linux"),
         ));
     }
 }
 
-fn check_rlimits(rlimits: &[PosixRlimit], problems: &mut Vec<Problem>) {
+fn check_rlimits(rlimits: &[PosixRlimit], prefix: &str, problems: &mut Vec<Problem>) {
     let mut seen = HashSet::new();
     let can_raise = crate::rlimits::can_raise_hard_limits();
     for (i, rl) in rlimits.iter().enumerate() {
-        let path = format!("process.rlimits[{i}]");
+        let path = format!("{prefix}rlimits[{i}]");
         let name = crate::rlimits::name(rl.typ());
         if !seen.insert(name) {
             problems.push(Problem::new(
