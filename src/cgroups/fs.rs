@@ -187,7 +187,7 @@ pub fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
                 let pids = procs(dir).unwrap_or_default();
                 // Killed processes can still be exiting, then zombies
                 // that v1 keeps listed until their parent reaps them.
-                let gone = || wait_for_exits(&pids) && all_dead(&pids, &mut zombie_wait);
+                let mut gone = || wait_for_exits(&pids) && all_dead(&pids, &mut zombie_wait);
                 if !pids.is_empty() && !gone() {
                     return Err(CgroupError::Busy {
                         dir: dir.to_path_buf(),
