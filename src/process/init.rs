@@ -122,14 +122,9 @@ fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
     if ctx.plan.unshare_time {
         crate::timens::unshare(spec)?;
     }
-    if ctx.plan.unshare_cgroup {
-        // Only then does the init wait for its placement here; otherwise
-        // the placement overlaps the rootfs setup below.
-        enter_cgroup(ctx)?;
-    }
     let console = settings::console_socket(process, None, ctx.console_fd)?;
     let fifo = ctx.fifo.take().expect("the fifo handle is taken once");
-    rootfs::prepare(spec, &opts.bundle.rootfs)?;
+    prepare_rootfs(ctx)?;
     wait_for_runtime_hooks(ctx)?;
     run_container_hook(opts, ctx.state, HookKind::CreateContainer, "creating")?;
     rootfs::pivot(spec, &opts.bundle.rootfs, opts.no_pivot)?;
@@ -210,6 +205,34 @@ fn join_namespaces(plan: &Plan) -> Result<(), InitError> {
 
 /// Wait until the parent has put us in our cgroup, then make the new cgroup
 /// namespace, so that its root is the container's cgroup and not keel's.
+/// Mount the rootfs while the parent places us in our cgroup: the first
+/// cgroup.procs write of a v1 host waits for an RCU grace period (about
+/// 10 ms), which the mounts before the first cgroup mount now overlap. A
+/// new cgroup namespace must wait for the placement (its root is the cgroup
+/// we are in when we unshare), and the cgroup mounts for that namespace;
+/// without one, the placement is awaited after MountsReady.
+fn prepare_rootfs(ctx: &InitContext) -> Result<(), InitError> {
+    let spec = &ctx.opts.bundle.spec;
+    let mut entered = !ctx.plan.unshare_cgroup;
+    let mut failure = None;
+    let result = rootfs::prepare(spec, &ctx.opts.bundle.rootfs, &mut || {
+        entered = true;
+        enter_cgroup(ctx).map_err(|e| {
+            let msg = e.to_string();
+            failure = Some(e);
+            msg
+        })
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    result?;
+    if !entered {
+        enter_cgroup(ctx)?;
+    }
+    Ok(())
+}
+
 fn enter_cgroup(ctx: &InitContext) -> Result<(), InitError> {
     wait_placed(ctx)?;
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)

@@ -27,11 +27,13 @@
 //!                                               setns into joined namespaces
 //!                                               (a new time namespace: unshare, write
 //!                                               timens_offsets; exec enters it)
-//!  put the init in its cgroup ─── Placed ─────▶ (a new cgroup namespace: unshare now,
+//!  put the init in its cgroup                   prepare rootfs (mounts, devices: bound
+//!  (overlaps the init's mounts: the first        from the host in a user namespace);
+//!  v1 cgroup.procs write waits ~10 ms)          just before the first cgroup mount,
+//!                      ───── Placed ──────────▶ (a new cgroup namespace: unshare now,
 //!                                               so its root is the container's cgroup)
-//!                                               prepare rootfs (mounts, devices: bound
-//!                                               from the host in a user namespace)
 //!                      ◀──── MountsReady ──────
+//!                      (no new cgroup namespace: Placed is awaited here)
 //!  prestart, createRuntime hooks (host ns)
 //!                      ───── HooksDone ───────▶ createContainer hooks
 //!                                               pivot_root

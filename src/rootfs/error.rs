@@ -37,6 +37,9 @@ pub enum RootfsError {
     Root { rootfs: PathBuf, err: StepError },
     #[error("mounts[{index}]: {err}")]
     Mount { index: usize, err: StepError },
+    /// What the caller had to do before the first cgroup mount failed.
+    #[error("mounts[{index}]: before mounting cgroups: {msg}")]
+    BeforeCgroup { index: usize, msg: String },
     /// `field` is `linux.devices[N]`, or `default device` for the built-in set.
     #[error("{field} {path:?}: {err}")]
     Device {

@@ -8,7 +8,8 @@
 //! 0. `validate(spec)` — before anything is created; a non-empty result
 //!    means the config cannot be run (also `validate_no_pivot` with
 //!    `--no-pivot`).
-//! 1. `prepare(spec, rootfs)` — before the createRuntime/createContainer hooks.
+//! 1. `prepare(spec, rootfs, before_cgroup)` — before the createRuntime/createContainer
+//!    hooks; `before_cgroup` runs just before the first cgroup mount.
 //! 2. (hooks run; console socket connected)
 //! 3. `pivot(spec, rootfs, no_pivot)` — switch `/` to the rootfs.
 //! 4. (console set up: /dev/console bound by the console module)
@@ -62,13 +63,21 @@ pub fn validate_no_pivot(spec: &Spec) -> Vec<(String, String)> {
 /// relative bind-mount source is taken relative to the current directory
 /// (the bundle, as with runc). Runs while the host's /proc is still
 /// mounted, since mount points are addressed through /proc/self/fd.
-pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<(), RootfsError> {
+///
+/// `before_cgroup` runs once, just before the first cgroup mount: the
+/// caller enters its cgroup namespace there, as late as it can, so that
+/// the mounts before it overlap the parent's placing of the init.
+pub fn prepare(
+    spec: &Spec,
+    rootfs: &Path,
+    before_cgroup: &mut dyn FnMut() -> Result<(), String>,
+) -> Result<(), RootfsError> {
     pivot::prepare_root(spec, rootfs)?;
     let root = resolve::Root::open(rootfs).map_err(|e| RootfsError::Root {
         rootfs: rootfs.to_path_buf(),
         err: StepError::sys("open", e),
     })?;
-    mounts::mount_all(spec, &root)?;
+    mounts::mount_all(spec, &root, before_cgroup)?;
     devices::setup(spec, &root)
 }
 

@@ -96,13 +96,22 @@ pub fn defers_readonly(kind: Kind, e: &Entry<'_>) -> bool {
         && (e.fstype == "tmpfs" || e.dest == Path::new("/dev"))
 }
 
-pub fn mount_all(spec: &Spec, root: &Root) -> Result<(), RootfsError> {
+pub fn mount_all(
+    spec: &Spec,
+    root: &Root,
+    before_cgroup: &mut dyn FnMut() -> Result<(), String>,
+) -> Result<(), RootfsError> {
     let env = Env::from_spec(spec);
+    let mut cgroup_seen = false;
     for (index, m) in spec.mounts().iter().flatten().enumerate() {
         if let Some((field, msg)) = validate::mount_problems(index, m).into_iter().next() {
             return Err(RootfsError::Invalid { field, msg });
         }
         let (kind, e) = entry(m);
+        if kind == Kind::Cgroup && !cgroup_seen {
+            cgroup_seen = true;
+            before_cgroup().map_err(|msg| RootfsError::BeforeCgroup { index, msg })?;
+        }
         let res = match kind {
             Kind::Bind => bind::mount_bind(root, &e),
             Kind::Cgroup => cgroup_mount::mount_cgroup(root, &env, &e),
