@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod logging;
 pub mod namespaces;
 pub mod process;
+pub mod procfs;
 pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;

@@ -43,6 +43,8 @@ enum InitError {
     Exec(#[from] exec::ExecError),
     #[error(transparent)]
     Sysctl(#[from] sysctl::SysctlError),
+    #[error(transparent)]
+    Proc(#[from] crate::procfs::ProcError),
     #[error("waiting for the parent: {0}")]
     Channel(#[from] ChannelError),
     #[error("protocol: unexpected {0}")]
@@ -61,6 +63,9 @@ fn sys(what: &'static str) -> impl FnOnce(std::io::Error) -> InitError {
 /// What the last phase needs once `start` arrives.
 struct Ready {
     fifo: OwnedFd,
+    /// Opened while the init still may make a procfs (before seccomp and
+    /// the user switch), to reopen the fifo once `start` comes.
+    proc: crate::procfs::ProcRoot,
     program: exec::Program,
 }
 
@@ -123,6 +128,7 @@ fn setup(ctx: &InitContext) -> Result<Ready, InitError> {
         settings::terminal(socket, process, true)?;
     }
     configure_namespaces(spec)?;
+    let proc = crate::procfs::ProcRoot::open()?;
     rootfs::finalize(spec)?;
     join_session_keyring(opts)?;
     settings::apply_limits(process)?;
@@ -135,7 +141,11 @@ fn setup(ctx: &InitContext) -> Result<Ready, InitError> {
         hand_over_listener(ctx, listener)?;
     }
     settings::pass_fds(opts.preserve_fds)?;
-    Ok(Ready { fifo, program })
+    Ok(Ready {
+        fifo,
+        proc,
+        program,
+    })
 }
 
 /// Die with the parent until `Created`: an init orphaned mid-create would
@@ -263,7 +273,7 @@ fn join_session_keyring(opts: &CreateOptions) -> Result<(), InitError> {
 /// After `Created`: wait for `start`, run startContainer hooks, exec.
 /// Failures from here on reach `start` through the fifo.
 fn wait_and_exec(ready: Ready, opts: &CreateOptions, st: &crate::state::State) -> ! {
-    let Ok(mut fifo) = fifo::wait_for_start(&ready.fifo) else {
+    let Ok(mut fifo) = fifo::wait_for_start(&ready.fifo, &ready.proc) else {
         exit(1)
     };
     drop(ready.fifo);

@@ -1,0 +1,216 @@
+//! Regression tests for the hardened-setup CVE classes that tests/security.rs
+//! does not cover: masked paths that are symlinks, a hostile /dev/console,
+//! procfs writes redirected by a planted /proc, and the session keyring.
+//! Each is written as the attack, against decoy files the test made, and
+//! checks that the decoy (standing in for a host file) is untouched.
+
+mod common;
+
+use common::tty::receive_pty_master;
+use common::{is_keel, Sandbox};
+use serde_json::json;
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+
+const UNTOUCHED: &str = "decoy: untouched\n";
+
+/// A host file the attack tries to reach; its content must survive.
+fn decoy(sb: &Sandbox, name: &str) -> std::path::PathBuf {
+    let path = sb.dir.join(name);
+    fs::write(&path, UNTOUCHED).unwrap();
+    path
+}
+
+fn assert_untouched(path: &Path) {
+    let now = fs::read_to_string(path).unwrap();
+    assert_eq!(now, UNTOUCHED, "{} was written to", path.display());
+}
+
+#[test]
+fn a_planted_proc_cannot_redirect_sysctl_or_oom_score_adj_writes() {
+    // CVE-2025-52881 class. Something sharing the rootfs (here a
+    // createRuntime hook standing in for a second, running container that
+    // can write to this one's rootfs) renames the real procfs mount point
+    // away while the init waits, and plants a /proc whose files are links
+    // to a file the container can reach. A runtime writing through the
+    // path "/proc" then writes its sysctl value (config-controlled) there;
+    // with a link to a host-global procfs file instead of this decoy, that
+    // is a host escape.
+    let mut sb = Sandbox::new("planted_proc");
+    let sysctl_decoy = decoy(&sb, "sysctl-decoy");
+    let oom_decoy = decoy(&sb, "oom-decoy");
+    let rootfs = sb.bundle.rootfs();
+    let r = rootfs.display();
+    let plant = format!(
+        "set -e; mv {r}/proc {r}/realproc; \
+         mkdir -p {r}/proc/sys/net/ipv4 {r}/proc/self {r}/proc/1; \
+         ln -s /sysctl-decoy {r}/proc/sys/net/ipv4/ip_forward; \
+         ln -s /oom-decoy {r}/proc/self/oom_score_adj; \
+         ln -s /oom-decoy {r}/proc/1/oom_score_adj"
+    );
+    sb.bundle
+        .bind(&sysctl_decoy, "/sysctl-decoy", &[])
+        .bind(&oom_decoy, "/oom-decoy", &[])
+        .set("/linux/sysctl", json!({"net.ipv4.ip_forward": "1"}))
+        .set("/process/oomScoreAdj", json!(123))
+        .sh_hook("createRuntime", &plant)
+        .sh("cat /realproc/sys/net/ipv4/ip_forward /realproc/self/oom_score_adj");
+    let id = sb.id.clone();
+    let out = sb.run(&id, &[]);
+    assert_untouched(&sysctl_decoy);
+    assert_untouched(&oom_decoy);
+    if is_keel() {
+        // keel writes to the real procfs whatever "/proc" has become.
+        out.assert_ok();
+        assert_eq!(out.stdout, "1\n123\n", "{out}");
+    }
+}
+
+#[test]
+fn a_masked_path_that_is_a_symlink_neither_unmasks_nor_redirects() {
+    // CVE-2025-31133 class: the image makes a masked path a link to a file
+    // the container should keep seeing (absolute, and climbing out with ..).
+    // Following it would hide the wrong file and leave the link's target,
+    // which is what the path names from now on, readable.
+    for (name, target) in [
+        ("secret-abs", "/etc/passwd"),
+        ("secret-rel", "../../../../../etc/passwd"),
+    ] {
+        let mut sb = Sandbox::new(name);
+        let rootfs = sb.bundle.rootfs();
+        symlink(target, rootfs.join("etc").join(name)).unwrap();
+        let masked = format!("/etc/{name}");
+        sb.bundle.set("/linux/maskedPaths", json!([masked])).sh(
+            "head -c 5 /etc/passwd; echo; grep -c ' /etc/passwd ' /proc/self/mountinfo || true",
+        );
+        let id = sb.id.clone();
+        let out = sb.run(&id, &[]);
+        if out.success() {
+            // However a runtime handles it, the link's target is never masked.
+            assert_eq!(out.stdout, "root:\n0\n", "{out}");
+        }
+        if is_keel() {
+            out.assert_failed();
+            assert!(out.stderr.contains("linux.maskedPaths[0]"), "{out}");
+            assert!(out.stderr.contains("symlink"), "{out}");
+        }
+        sb.assert_nothing_left(&id);
+    }
+}
+
+/// A bundle whose /dev is a directory the image controls (bound over the
+/// container's /dev), with a working ptmx link and the given `console`.
+fn image_dev(sb: &mut Sandbox, console: impl FnOnce(&Path)) {
+    let dev = sb.dir.join("image-dev");
+    fs::create_dir_all(dev.join("pts")).unwrap();
+    symlink("pts/ptmx", dev.join("ptmx")).unwrap();
+    fs::write(dev.join("null"), "").unwrap();
+    console(&dev);
+    let mounts = sb.bundle.config["mounts"].as_array().unwrap();
+    let at = mounts
+        .iter()
+        .position(|m| m["destination"] == "/dev")
+        .unwrap();
+    sb.bundle.set(
+        &format!("/mounts/{at}"),
+        json!({"destination": "/dev", "type": "bind", "source": dev, "options": ["rbind"]}),
+    );
+    sb.bundle
+        .set("/linux/maskedPaths", json!([]))
+        .set("/process/terminal", json!(true))
+        .args(&["cat", "/decoy"]);
+}
+
+/// `create` with a console socket; the pty master, if one was sent, is
+/// dropped: only whether the runtime accepted the rootfs matters here.
+fn create_with_console(sb: &mut Sandbox) -> common::Output {
+    let socket = sb.dir.join("console.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let arg = socket.to_str().unwrap().to_string();
+    let id = sb.id.clone();
+    std::thread::scope(|s| {
+        let receiver = s.spawn(|| receive_pty_master(&listener));
+        let out = sb.try_create(&id, &["--console-socket", &arg]);
+        // A runtime that refused may close the socket without an fd.
+        let _ = receiver.join();
+        out
+    })
+}
+
+#[test]
+fn a_dev_console_symlink_or_directory_in_the_image_is_refused() {
+    // CVE-2025-52565 class: binding the pty over /dev/console by path would
+    // follow a link the image put there, covering (in the container) a host
+    // file mounted elsewhere, here /decoy, with a terminal the container
+    // controls; a directory there must not end up mounted on either.
+    let cases: [(&str, fn(&Path)); 3] = [
+        ("console_abs", |d| {
+            symlink("/decoy", d.join("console")).unwrap()
+        }),
+        ("console_rel", |d| {
+            symlink("../../../../../decoy", d.join("console")).unwrap()
+        }),
+        ("console_dir", |d| {
+            fs::create_dir(d.join("console")).unwrap()
+        }),
+    ];
+    for (name, console) in cases {
+        let mut sb = Sandbox::new(name);
+        let host = decoy(&sb, "decoy");
+        image_dev(&mut sb, console);
+        sb.bundle.bind(&host, "/decoy", &[]);
+        let out = create_with_console(&mut sb);
+        let id = sb.id.clone();
+        if out.success() {
+            // Whatever a runtime does, /decoy must not have become the pty.
+            let pid = sb.init_pid(&id);
+            let info = fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+            let pty_on_decoy = info
+                .lines()
+                .any(|l| l.split(' ').nth(4) == Some("/decoy") && l.contains(" devpts "));
+            assert!(!pty_on_decoy, "the pty was bound over /decoy: {info}");
+        } else if is_keel() {
+            assert!(out.stderr.contains("/dev/console"), "{out}");
+        }
+        assert_untouched(&host);
+        if is_keel() {
+            out.assert_failed();
+        }
+    }
+}
+
+/// The keyrings the container's process can see, from /proc/keys.
+fn container_keyrings(sb: &mut Sandbox, extra: &[&str]) -> String {
+    // /proc/keys is masked by default; this test needs to read it.
+    sb.bundle
+        .set("/linux/maskedPaths", json!([]))
+        .sh("grep keyring /proc/keys || true");
+    let id = sb.id.clone();
+    let out = sb.run(&id, extra);
+    out.assert_ok();
+    out.stdout
+}
+
+#[test]
+fn each_container_gets_its_own_session_keyring_unless_told_not_to() {
+    // As runc: a new session keyring named after the container, so a
+    // container cannot read or add to the keys of whoever started it (or of
+    // other containers); --no-new-keyring keeps the caller's.
+    let mut sb = Sandbox::new("keyring");
+    let id = sb.id.clone();
+    let own = |text: &str| {
+        text.lines()
+            .any(|l| l.contains(&format!(" keyring   {id}: ")))
+    };
+    let fresh = container_keyrings(&mut sb, &[]);
+    assert!(own(&fresh), "no session keyring named {id}: {fresh}");
+    let mut sb2 = Sandbox::new("no_keyring");
+    let id2 = sb2.id.clone();
+    let kept = container_keyrings(&mut sb2, &["--no-new-keyring"]);
+    assert!(
+        !kept.contains(&format!(" {id2}: ")),
+        "--no-new-keyring still made a keyring: {kept}"
+    );
+}
