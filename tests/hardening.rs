@@ -139,13 +139,16 @@ fn create_with_console(sb: &mut Sandbox) -> common::Output {
     })
 }
 
+/// What a hostile image puts at /dev/console, in its /dev directory.
+type PlantConsole = fn(&Path);
+
 #[test]
 fn a_dev_console_symlink_or_directory_in_the_image_is_refused() {
     // CVE-2025-52565 class: binding the pty over /dev/console by path would
     // follow a link the image put there, covering (in the container) a host
     // file mounted elsewhere, here /decoy, with a terminal the container
     // controls; a directory there must not end up mounted on either.
-    let cases: [(&str, fn(&Path)); 3] = [
+    let cases: [(&str, PlantConsole); 3] = [
         ("console_abs", |d| {
             symlink("/decoy", d.join("console")).unwrap()
         }),
