@@ -109,6 +109,12 @@ fn mounted() -> Result<OwnedFd, ProcError> {
     Ok(fd)
 }
 
+/// That "/proc" is still the root of a procfs (not renamed away and
+/// replaced since keel mounted it).
+pub fn check_mounted() -> Result<(), ProcError> {
+    mounted().map(drop)
+}
+
 impl ProcRoot {
     /// A private procfs; the container's /proc (verified) if the kernel
     /// does not let us make one.

@@ -56,15 +56,25 @@ fn a_planted_proc_cannot_redirect_sysctl_or_oom_score_adj_writes() {
         .set("/linux/sysctl", json!({"net.ipv4.ip_forward": "1"}))
         .set("/process/oomScoreAdj", json!(123))
         .sh_hook("createRuntime", &plant)
-        .sh("cat /realproc/sys/net/ipv4/ip_forward /realproc/self/oom_score_adj");
+        .sh("cat /realproc/self/mountinfo");
     let id = sb.id.clone();
     let out = sb.run(&id, &[]);
     assert_untouched(&sysctl_decoy);
     assert_untouched(&oom_decoy);
+    if out.success() {
+        // Then at least the real procfs's /sys must have been made
+        // read-only, not the planted directory.
+        let ro = out.stdout.lines().any(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            f.get(4) == Some(&"/realproc/sys") && f.get(5).is_some_and(|o| o.starts_with("ro"))
+        });
+        assert!(ro, "the real /proc/sys was left writable: {out}");
+    }
     if is_keel() {
-        // keel writes to the real procfs whatever "/proc" has become.
-        out.assert_ok();
-        assert_eq!(out.stdout, "1\n123\n", "{out}");
+        // keel writes its sysctls to a procfs of its own whatever "/proc"
+        // has become, then refuses to go on with a /proc that is not one.
+        out.assert_failed();
+        assert!(out.stderr.contains("not the root of a procfs"), "{out}");
     }
 }
 
