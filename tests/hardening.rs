@@ -227,3 +227,40 @@ fn each_container_gets_its_own_session_keyring_unless_told_not_to() {
         "--no-new-keyring still made a keyring: {kept}"
     );
 }
+
+#[test]
+fn a_planted_proc_cannot_redirect_the_oom_score_adj_of_an_exec() {
+    // The same attack on `exec`: while the container runs, whatever shares
+    // its rootfs (here the test) renames /proc away and plants links; the
+    // joining process's oom_score_adj must still go to its own procfs file.
+    let mut sb = Sandbox::new("planted_proc_exec");
+    let oom_decoy = decoy(&sb, "oom-decoy");
+    sb.bundle
+        .bind(&oom_decoy, "/oom-decoy", &[])
+        .args(&["sleep", "1000"]);
+    let id = sb.id.clone();
+    sb.create(&id);
+    sb.rt.ok(&["start", &id]);
+    let rootfs = sb.bundle.rootfs();
+    fs::rename(rootfs.join("proc"), rootfs.join("realproc")).unwrap();
+    for dir in ["self", "thread-self", "1", "2", "3", "4", "5"] {
+        fs::create_dir_all(rootfs.join("proc").join(dir)).unwrap();
+        symlink(
+            "/oom-decoy",
+            rootfs.join("proc").join(dir).join("oom_score_adj"),
+        )
+        .unwrap();
+    }
+    let process = sb.dir.join("process.json");
+    let doc = json!({"args": ["cat", "/realproc/self/oom_score_adj"], "cwd": "/",
+        "env": ["PATH=/bin:/usr/bin"], "user": {"uid": 0, "gid": 0}, "oomScoreAdj": 77});
+    fs::write(&process, doc.to_string()).unwrap();
+    let out = sb
+        .rt
+        .run(&["exec", "--process", process.to_str().unwrap(), &id]);
+    assert_untouched(&oom_decoy);
+    if is_keel() {
+        out.assert_ok();
+        assert_eq!(out.stdout, "77\n", "{out}");
+    }
+}
