@@ -97,11 +97,48 @@ pub fn prepare(process: &Process, extra_env: &[String]) -> Result<Program, ExecE
 /// caller to a directory outside the container (CVE-2024-21626). Such a
 /// directory cannot be reached from our root, and getcwd says so.
 fn check_cwd_inside(cwd: &Path) -> Result<(), ExecError> {
-    match std::env::current_dir() {
-        Ok(dir) if dir.is_absolute() => Ok(()),
-        _ => Err(ExecError::CwdOutside {
+    let inside = match std::env::current_dir() {
+        Ok(dir) => dir.is_absolute(),
+        // A seccomp profile may refuse getcwd itself (runtime-tools'
+        // linux_seccomp does): then "." must be the directory `cwd` names
+        // from our root, resolved without magic links.
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => same_dir_as_dot(cwd),
+        Err(_) => false,
+    };
+    if inside {
+        Ok(())
+    } else {
+        Err(ExecError::CwdOutside {
             path: cwd.to_path_buf(),
-        }),
+        })
+    }
+}
+
+fn same_dir_as_dot(cwd: &Path) -> bool {
+    use std::os::fd::AsFd;
+    let Ok(root) = nix::fcntl::open(
+        "/",
+        nix::fcntl::OFlag::O_PATH,
+        nix::sys::stat::Mode::empty(),
+    ) else {
+        return false;
+    };
+    let how = nix::fcntl::OpenHow::new()
+        .flags(
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+        )
+        .resolve(nix::fcntl::ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let Ok(dir) = nix::fcntl::openat2(root.as_fd(), cwd, how) else {
+        return false;
+    };
+    match (
+        nix::sys::stat::fstat(dir.as_fd()),
+        nix::sys::stat::stat("."),
+    ) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
     }
 }
 
@@ -143,13 +180,23 @@ fn is_executable(path: &Path, meta: &std::fs::Metadata) -> bool {
     if !meta.is_file() {
         return false;
     }
-    nix::unistd::faccessat(
+    match nix::unistd::faccessat(
         nix::fcntl::AT_FDCWD,
         path,
         nix::unistd::AccessFlags::X_OK,
         nix::fcntl::AtFlags::AT_EACCESS,
-    )
-    .is_ok()
+    ) {
+        Ok(()) => true,
+        // An access check never fails with EPERM for X_OK: that is a
+        // seccomp profile (already loaded) refusing faccessat2, as the
+        // runtime-tools default profile does. Fall back to the mode bits;
+        // execve still has the last word.
+        Err(nix::errno::Errno::EPERM) => {
+            use std::os::unix::fs::PermissionsExt;
+            meta.permissions().mode() & 0o111 != 0
+        }
+        Err(_) => false,
+    }
 }
 
 /// execve; returns only on failure.

@@ -10,6 +10,11 @@ pub enum IdentityError {
     Gid { gid: u32, source: nix::Error },
     #[error("process.user.uid: setresuid {uid}: {source}")]
     Uid { uid: u32, source: nix::Error },
+    #[error(
+        "process.user.additionalGids: {gids:?}: setgroups is denied in this user namespace \
+         (an unprivileged caller's single-id mapping)"
+    )]
+    GroupsDenied { gids: Vec<u32> },
     #[error("keep capabilities across setuid: {0}")]
     KeepCaps(nix::Error),
 }
@@ -21,10 +26,17 @@ pub fn switch(user: &User) -> Result<(), IdentityError> {
     nix::sys::prctl::set_keepcaps(true).map_err(IdentityError::KeepCaps)?;
     let gids: Vec<u32> = user.additional_gids().clone().unwrap_or_default();
     let groups: Vec<Gid> = gids.iter().map(|g| Gid::from_raw(*g)).collect();
-    setgroups(&groups).map_err(|source| IdentityError::Groups {
-        gids: gids.clone(),
-        source,
-    })?;
+    // Where setgroups is denied (an unprivileged caller's own-id mapping)
+    // the inherited groups stay, unmapped, as runc leaves them; only
+    // groups the config asks for are then an error.
+    if crate::userns::setgroups_allowed() {
+        setgroups(&groups).map_err(|source| IdentityError::Groups {
+            gids: gids.clone(),
+            source,
+        })?;
+    } else if !gids.is_empty() {
+        return Err(IdentityError::GroupsDenied { gids });
+    }
     let gid = Gid::from_raw(user.gid());
     setresgid(gid, gid, gid).map_err(|source| IdentityError::Gid {
         gid: user.gid(),

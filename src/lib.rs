@@ -16,15 +16,19 @@ pub mod identity;
 pub mod lifecycle;
 pub mod logging;
 pub mod namespaces;
+pub mod netdev;
 pub mod process;
 pub mod procfs;
 pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;
+pub mod selfexe;
 pub mod signals;
 pub mod state;
 pub mod syscall;
 pub mod sysctl;
+pub mod timens;
+pub mod userns;
 
 /// The runtime-spec version this build implements: the one the oci-spec
 /// crate models, since every field keel reads comes through it.

@@ -91,11 +91,15 @@ pub fn kill(c: &Container, st: &State, signal: i32, all: bool) -> Result<(), Lif
     if all {
         signal_cgroup(st, signal)?;
     }
-    syscall::pidfd_send_signal(&pidfd, signal).map_err(|source| LifecycleError::Signal {
-        signal,
-        pid: st.pid,
-        source,
-    })?;
+    match syscall::pidfd_send_signal(&pidfd, signal) {
+        // cgroup.kill may already have ended the init.
+        Err(e) if all && signal == libc::SIGKILL && e.raw_os_error() == Some(libc::ESRCH) => {}
+        other => other.map_err(|source| LifecycleError::Signal {
+            signal,
+            pid: st.pid,
+            source,
+        })?,
+    }
     if signal == libc::SIGKILL {
         thaw_if_frozen(st);
     }
@@ -111,9 +115,15 @@ fn signal_cgroup(st: &State, signal: i32) -> Result<Vec<(i32, OwnedFd)>, Lifecyc
     let mut reached = Vec::new();
     for pid in cgroup.pids()?.into_iter().filter(|&p| p != st.pid) {
         if let Ok(fd) = syscall::pidfd_open(pid) {
-            let _ = syscall::pidfd_send_signal(&fd, signal);
             reached.push((pid, fd));
         }
+    }
+    // cgroup.kill also gets a process forked after the list was read.
+    if signal == libc::SIGKILL && cgroup.kill_all()? {
+        return Ok(reached);
+    }
+    for (_, fd) in &reached {
+        let _ = syscall::pidfd_send_signal(fd, signal);
     }
     Ok(reached)
 }
@@ -173,6 +183,52 @@ pub fn destroy(c: Container, st: &State, force: bool) -> Result<(), LifecycleErr
     c.remove()?;
     crate::process::run_poststop(st);
     Ok(())
+}
+
+/// `delete --force` of a container whose state file is damaged: kill what
+/// can still be found of it and remove the state directory. The init is
+/// found by the pid and start time a truncated file still holds, and its
+/// cgroup by asking the kernel where that process lives; a cgroup is only
+/// removed if it is named after the container, so a mangled file cannot
+/// send keel after someone else's.
+pub fn destroy_damaged(c: Container, id: &str) -> Result<(), LifecycleError> {
+    let Some((pid, start)) = state::salvage_init(&c.dir) else {
+        return Ok(c.remove()?);
+    };
+    if !matches!(state::proc_start_time(pid), Some((t, false)) if t == start) {
+        return Ok(c.remove()?);
+    }
+    let cgroup = cgroup_of_process(pid, id);
+    let st = State {
+        oci_version: String::new(),
+        id: id.to_string(),
+        pid,
+        pid_start_time: start,
+        bundle: Default::default(),
+        rootfs: Default::default(),
+        created: String::new(),
+        created_done: true,
+        annotations: Default::default(),
+        hooks: None,
+        own_pid_ns: false,
+        process: None,
+        seccomp: None,
+        cgroup,
+    };
+    destroy(c, &st, true)
+}
+
+/// The cgroup `pid` is in, as keel would have made it for container `id`.
+fn cgroup_of_process(pid: i32, id: &str) -> Option<Cgroup> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    // `hierarchy:controllers:path`; keel puts a container at one path in
+    // every hierarchy, so the first line names it.
+    let path = text.lines().next()?.splitn(3, ':').nth(2)?;
+    let path = std::path::Path::new(path);
+    if path.file_name()? != id {
+        return None;
+    }
+    Cgroup::for_container(Some(path), id).ok()
 }
 
 /// Freeze every process of a running (or created) container.

@@ -7,10 +7,7 @@ use keel::{logging, OCI_VERSION};
 fn main() {
     let cli = Cli::parse();
     if cli.version {
-        println!("keel version {}", env!("CARGO_PKG_VERSION"));
-        println!("commit: {}", env!("KEEL_COMMIT"));
-        println!("spec: {OCI_VERSION}");
-        return;
+        std::process::exit(print_version());
     }
     let format = if cli.log_format == "json" {
         logging::Format::Json
@@ -36,6 +33,25 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// `--version`. A reader that stops early (`keel --version | head -n 1`) is
+/// not an error: println! would panic on the broken pipe, with a backtrace.
+fn print_version() -> i32 {
+    use std::io::Write;
+    let text = format!(
+        "keel version {}\ncommit: {}\nspec: {OCI_VERSION}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("KEEL_COMMIT")
+    );
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("write version: {e}");
+            1
+        }
+    }
 }
 
 /// One line: the error and each cause its own message does not already say
@@ -70,6 +86,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Ps(a) => cli::ps::run(cli, a).map(|()| 0),
         Command::Update(a) => cli::update::run(cli, a).map(|()| 0),
         Command::Events(a) => cli::events::run(cli, a).map(|()| 0),
+        Command::Features => cli::features::run().map(|()| 0),
         Command::Spec(a) => cli::spec::run(a, cli.rootless.as_deref() == Some("true")).map(|()| 0),
     }
 }

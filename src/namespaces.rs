@@ -38,10 +38,37 @@ pub struct Join {
 /// What the init's clone creates and what it joins afterwards.
 pub struct Plan {
     pub clone_flags: libc::c_int,
+    /// In the order they are entered: a user namespace first, so that the
+    /// others are entered (and new ones made) with its privileges.
     pub joins: Vec<Join>,
     /// A new cgroup namespace is made by the init itself once it is in its
     /// cgroup: the namespace's root is the cgroup it is made in.
     pub unshare_cgroup: bool,
+    /// A new time namespace is made by the init too: its offsets can only
+    /// be written before any process is in it, and a clone would put the
+    /// init there at once. The init's exec enters it.
+    pub unshare_time: bool,
+}
+
+impl Plan {
+    /// Whether the clone makes a user namespace, whose id maps the parent
+    /// writes before the init goes on.
+    pub fn new_user(&self) -> bool {
+        self.clone_flags & libc::CLONE_NEWUSER != 0
+    }
+
+    /// Whether the namespaces to join must be entered before the clone
+    /// rather than by the init: namespaces a new user namespace does not
+    /// own cannot be joined from inside it, and the namespaces made with a
+    /// joined user namespace must be owned by it.
+    pub fn joins_before_clone(&self) -> bool {
+        let joins_user = self
+            .joins
+            .iter()
+            .any(|j| j.kind == LinuxNamespaceType::User);
+        let joins_other = self.joins.iter().any(|j| j.kind != LinuxNamespaceType::Pid);
+        joins_user || (self.new_user() && joins_other)
+    }
 }
 
 pub fn name(kind: LinuxNamespaceType) -> &'static str {
@@ -95,10 +122,12 @@ pub fn plan(spec: &Spec) -> Result<Plan, NamespaceError> {
         clone_flags: 0,
         joins: Vec::new(),
         unshare_cgroup: false,
+        unshare_time: false,
     };
     for (index, ns) in list(spec).iter().enumerate() {
         match ns.path() {
             None if ns.typ() == LinuxNamespaceType::Cgroup => plan.unshare_cgroup = true,
+            None if ns.typ() == LinuxNamespaceType::Time => plan.unshare_time = true,
             None => plan.clone_flags |= clone_flag(ns.typ()),
             Some(path) => {
                 let label = format!("linux.namespaces[{index}]");
@@ -106,6 +135,9 @@ pub fn plan(spec: &Spec) -> Result<Plan, NamespaceError> {
             }
         }
     }
+    // Stable: the rest keep the config's order.
+    plan.joins
+        .sort_by_key(|j| j.kind != LinuxNamespaceType::User);
     Ok(plan)
 }
 
@@ -128,8 +160,12 @@ fn open_join(label: String, kind: LinuxNamespaceType, path: &Path) -> Result<Joi
 /// changes the root that later paths would resolve in.
 pub fn of_process(pid: i32) -> Result<Vec<Join>, NamespaceError> {
     use std::os::unix::fs::MetadataExt;
-    const ORDER: [(LinuxNamespaceType, &str); 6] = [
+    // The user namespace before the others: they are owned by it, and
+    // only its privileges let the process enter them.
+    const ORDER: [(LinuxNamespaceType, &str); 8] = [
         (LinuxNamespaceType::Pid, "pid"),
+        (LinuxNamespaceType::User, "user"),
+        (LinuxNamespaceType::Time, "time"),
         (LinuxNamespaceType::Ipc, "ipc"),
         (LinuxNamespaceType::Uts, "uts"),
         (LinuxNamespaceType::Network, "net"),
@@ -173,6 +209,18 @@ pub fn fork_into(
     flags: libc::c_int,
     child: impl FnOnce(),
 ) -> Result<i32, NamespaceError> {
+    fork_into_cgroup(joins, flags, None, child).map(|(pid, _)| pid)
+}
+
+/// `fork_into`, with the child started in the cgroup2 directory `cgroup`
+/// where the kernel can (clone3 CLONE_INTO_CGROUP); the bool says whether
+/// it was, else the caller must move it.
+pub fn fork_into_cgroup(
+    joins: &[Join],
+    flags: libc::c_int,
+    cgroup: Option<std::os::fd::BorrowedFd>,
+    child: impl FnOnce(),
+) -> Result<(i32, bool), NamespaceError> {
     let restore = |label: &str, source: std::io::Error| NamespaceError::Open {
         label: label.to_string(),
         path: "/proc/self/ns/pid".into(),
@@ -189,7 +237,10 @@ pub fn fork_into(
     };
     // SAFETY: keel is single-threaded; the child runs `child`, which ends in
     // exec or _exit.
-    let pid = unsafe { crate::syscall::clone_fork(flags) };
+    let (pid, placed) = match cgroup.map(|fd| unsafe { crate::cgroups::clone_into(flags, fd) }) {
+        Some(Ok(pid)) => (Ok(pid), true),
+        _ => (unsafe { crate::syscall::clone_fork(flags) }, false),
+    };
     if let Ok(0) = pid {
         child();
         // SAFETY: a forked child must not return into the parent's code.
@@ -199,5 +250,89 @@ pub fn fork_into(
         nix::sched::setns(own.as_fd(), nix::sched::CloneFlags::CLONE_NEWPID)
             .map_err(|e| restore("return to keel's own pid namespace", e.into()))?;
     }
-    pid.map_err(|source| NamespaceError::Clone { source })
+    pid.map(|pid| (pid, placed))
+        .map_err(|source| NamespaceError::Clone { source })
+}
+
+/// Like `fork_into`, but every namespace in `joins` is entered first by a
+/// short-lived helper, which then clones the child with `flags` and
+/// CLONE_PARENT: the child is still ours (we wait for it, and its
+/// PDEATHSIG follows us), yet it starts inside the joined namespaces, and
+/// the ones it creates are owned by a joined user namespace.
+pub fn fork_after_joins(
+    joins: &[Join],
+    flags: libc::c_int,
+    child: impl FnOnce(),
+) -> Result<i32, NamespaceError> {
+    let (rx, tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| NamespaceError::Clone { source: e.into() })?;
+    // SAFETY: keel is single-threaded; the helper only makes syscalls and
+    // _exits, and the child it clones execs or exits.
+    let helper = unsafe { crate::syscall::clone_fork(0) }
+        .map_err(|source| NamespaceError::Clone { source })?;
+    if helper == 0 {
+        drop(rx);
+        let report = helper_main(joins, flags, child);
+        let bytes: Vec<u8> = report.iter().flat_map(|n| n.to_ne_bytes()).collect();
+        let _ = nix::unistd::write(&tx, &bytes);
+        // SAFETY: the helper must not return into keel.
+        unsafe { libc::_exit(0) };
+    }
+    drop(tx);
+    let mut buf = [0u8; 12];
+    let n = read_full(&rx, &mut buf);
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(helper), None);
+    let word = |i: usize| i32::from_ne_bytes(buf[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
+    let lost = || std::io::Error::other("the namespace helper exited without a word");
+    match (n, word(0), word(1)) {
+        (12, pid, _) if pid > 0 => Ok(pid),
+        (12, -1, index) if index >= 0 => {
+            let join = &joins[index as usize];
+            Err(NamespaceError::Join {
+                label: join.label.clone(),
+                kind: name(join.kind),
+                path: join.path.clone(),
+                source: nix::Error::from_raw(word(2)),
+            })
+        }
+        (12, _, _) => Err(NamespaceError::Clone {
+            source: std::io::Error::from_raw_os_error(word(2)),
+        }),
+        _ => Err(NamespaceError::Clone { source: lost() }),
+    }
+}
+
+/// The helper's work: [pid, -, -] or [-1, failed join, errno] or
+/// [-1, -1, errno] when the clone failed.
+fn helper_main(joins: &[Join], flags: libc::c_int, child: impl FnOnce()) -> [i32; 3] {
+    for (index, join) in joins.iter().enumerate() {
+        let kind = nix::sched::CloneFlags::from_bits_truncate(clone_flag(join.kind));
+        if let Err(e) = nix::sched::setns(join.file.as_fd(), kind) {
+            return [-1, index as i32, e as i32];
+        }
+    }
+    // SAFETY: single-threaded; the child runs `child`, which ends in exec
+    // or _exit.
+    match unsafe { crate::syscall::clone_fork(flags | libc::CLONE_PARENT) } {
+        Ok(0) => {
+            child();
+            // SAFETY: a forked child must not return into the parent's code.
+            unsafe { libc::_exit(1) }
+        }
+        Ok(pid) => [pid, 0, 0],
+        Err(e) => [-1, -1, e.raw_os_error().unwrap_or(libc::EINVAL)],
+    }
+}
+
+fn read_full(fd: &std::os::fd::OwnedFd, buf: &mut [u8]) -> usize {
+    let mut got = 0;
+    while got < buf.len() {
+        match nix::unistd::read(fd, &mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(nix::Error::EINTR) => continue,
+            Err(_) => break,
+        }
+    }
+    got
 }

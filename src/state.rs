@@ -215,6 +215,31 @@ pub fn read(dir: &Path) -> Result<State, StateError> {
     serde_json::from_slice(&data).map_err(|source| StateError::Corrupt { path, source })
 }
 
+/// The init's pid and start time from a damaged state file, for
+/// `delete --force`. keel writes them compactly near the start of the file
+/// (struct order), so a truncated copy still holds them; the start time
+/// keeps a reused pid from being taken for the init.
+pub fn salvage_init(dir: &Path) -> Option<(i32, u64)> {
+    let data = std::fs::read(dir.join(STATE_FILE)).ok()?;
+    let text = String::from_utf8_lossy(&data);
+    let pid = number_after(&text, "\"pid\":")?;
+    let start = number_after(&text, "\"pid_start_time\":")?;
+    Some((i32::try_from(pid).ok().filter(|p| *p > 0)?, start))
+}
+
+/// The unsigned number right after the first `key` in `text`.
+fn number_after(text: &str, key: &str) -> Option<u64> {
+    let rest = &text[text.find(key)? + key.len()..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    // A number cut off by truncation is not the number that was written.
+    if end == rest.len() {
+        return None;
+    }
+    rest[..end].parse().ok()
+}
+
 /// Write `data` to `path` through a temp file and a rename, so readers see
 /// the old or the new content, never a mix.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StateError> {
@@ -292,6 +317,20 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "../x", "a b", "é"] {
             assert!(validate_id(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_truncated_state_still_names_its_init() {
+        let dir = std::env::temp_dir().join(format!("keel-salvage-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let full = r#"{"oci_version":"1.0.2","id":"a","pid":42,"pid_start_time":777,"bundle":"/b"#;
+        std::fs::write(dir.join(STATE_FILE), full).unwrap();
+        assert_eq!(salvage_init(&dir), Some((42, 777)));
+        std::fs::write(dir.join(STATE_FILE), &full[..50]).unwrap();
+        assert_eq!(salvage_init(&dir), None, "pid_start_time is cut off");
+        std::fs::write(dir.join(STATE_FILE), "garbage").unwrap();
+        assert_eq!(salvage_init(&dir), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

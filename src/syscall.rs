@@ -63,7 +63,28 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: plain syscall; it only changes fd flags.
     let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
-    check(ret).map(|_| ())
+    match check(ret) {
+        // A seccomp profile loaded already may refuse close_range (older
+        // profiles, such as runtime-tools' default, predate it): do it fd
+        // by fd with calls every profile allows.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::ENOSYS)) => {
+            cloexec_each_from(first)
+        }
+        other => other.map(|_| ()),
+    }
+}
+
+fn cloexec_each_from(first: u32) -> io::Result<()> {
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= first as i32)
+        .collect();
+    for fd in fds {
+        // SAFETY: only sets a flag; an fd that was the directory's own
+        // and is closed by now just fails with EBADF.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
 }
 
 /// Wait until the process behind `pidfd` exits, or `timeout_ms` passes

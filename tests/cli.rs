@@ -58,6 +58,23 @@ fn version_prints_version_commit_and_spec() {
     }
 }
 
+#[test]
+fn version_to_a_closed_pipe_is_not_a_panic() {
+    // `keel --version | head -n 1`: the reader may be gone before keel writes.
+    // runc then ends quietly; keel must not panic (status 101, a backtrace).
+    keel_only!();
+    let (read, write) = nix::unistd::pipe().expect("pipe");
+    drop(read);
+    let out = Command::new(runtime_path())
+        .arg("--version")
+        .stdout(write)
+        .output()
+        .expect("run the runtime");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 /// A fixture (written by runc 1.1's `spec`) with our spec version in it.
 fn expected_spec(fixture: &str) -> Value {
     let path = format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"));

@@ -110,3 +110,52 @@ fn state_and_list_stay_whole_while_containers_come_and_go() {
     let listed: Vec<&Value> = list.as_array().unwrap().iter().map(|e| &e["id"]).collect();
     assert_eq!(listed, [&Value::from(steady.as_str())], "{out}");
 }
+
+/// Nothing of `id` is left: no state dir, no cgroup directory, init gone.
+fn assert_gone(sb: &Sandbox, id: &str, init: &PidFd) {
+    assert!(
+        !sb.state_dir(id).exists(),
+        "half-deleted: state dir of {id}"
+    );
+    assert!(init.wait_exit(TIMEOUT), "init of {id} survived delete");
+    let cgroups: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .map(|h| h.path().join("keel-test").join(id))
+        .filter(|p| p.is_dir())
+        .collect();
+    assert!(cgroups.is_empty(), "half-deleted: cgroups {cgroups:?}");
+}
+
+/// `delete --force` racing `op` on a created container: delete always
+/// wins in the end, and leaves nothing; `op` succeeds or fails cleanly.
+fn delete_racing(test: &str, op: &[&str]) {
+    let mut sb = Sandbox::new(test);
+    sb.bundle.args(&["sleep", "1000"]);
+    for round in 0..4 {
+        let id = sb.other_id(&format!("r{round}"));
+        sb.create(&id);
+        let init = PidFd::open(sb.init_pid(&id)).expect("init of a created container");
+        let mut args = op.to_vec();
+        args.push(&id);
+        let (racer, delete) = (sb.rt.spawn(&args), sb.rt.spawn(&["delete", "--force", &id]));
+        let (racer, delete) = (racer.wait(), delete.wait());
+        delete.assert_ok();
+        assert!(racer.code().is_some(), "{op:?} crashed: {racer}");
+        assert_gone(&sb, &id, &init);
+        if sys::is_our_child(init.pid) {
+            sys::reap(init.pid);
+        }
+        sb.assert_no_process_or_mount();
+    }
+}
+
+#[test]
+fn delete_racing_start_leaves_nothing_half_deleted() {
+    delete_racing("delete_vs_start", &["start"]);
+}
+
+#[test]
+fn delete_racing_kill_leaves_nothing_half_deleted() {
+    delete_racing("delete_vs_kill", &["kill"]);
+}

@@ -16,14 +16,32 @@ use super::{v1, v2};
 
 type Requested = fn(&LinuxResources) -> Vec<&'static str>;
 type Apply = fn(&dyn Files, &LinuxResources) -> Result<(), CgroupError>;
+type Refused = fn(&LinuxResources) -> Vec<(&'static str, String)>;
+
+/// How a resource is done on cgroup2.
+enum V2 {
+    /// Not at all (v1-only controllers).
+    None,
+    /// Files of `controller`, which must be enabled; `refused` lists the
+    /// fields v2 cannot express.
+    Controller {
+        controller: &'static str,
+        apply: Apply,
+        refused: Refused,
+    },
+    /// Device rules: an eBPF program, on any cgroup2 directory.
+    Devices,
+}
 
 struct Resource {
     v1: &'static str,
-    v2: &'static str,
     requested: Requested,
     apply_v1: Apply,
-    /// None: not mapped to cgroup2 yet.
-    apply_v2: Option<Apply>,
+    v2: V2,
+}
+
+fn nothing_refused(_: &LinuxResources) -> Vec<(&'static str, String)> {
+    Vec::new()
 }
 
 /// In the order they are applied: devices first so the container is
@@ -32,73 +50,98 @@ struct Resource {
 const RESOURCES: &[Resource] = &[
     Resource {
         v1: "devices",
-        v2: "devices",
         requested: v1::devices::requested,
         apply_v1: v1::devices::apply,
-        apply_v2: None,
+        v2: V2::Devices,
     },
     Resource {
         v1: "memory",
-        v2: "memory",
         requested: v1::memory::requested,
         apply_v1: v1::memory::apply,
-        apply_v2: None,
+        v2: V2::Controller {
+            controller: "memory",
+            apply: v2::memory::apply,
+            refused: v2::memory::refused,
+        },
     },
     Resource {
         v1: "cpuset",
-        v2: "cpuset",
         requested: v1::cpuset::requested,
         apply_v1: v1::cpuset::apply,
-        apply_v2: None,
+        v2: V2::Controller {
+            controller: "cpuset",
+            apply: v1::cpuset::apply,
+            refused: nothing_refused,
+        },
     },
     Resource {
         v1: "cpu",
-        v2: "cpu",
         requested: v1::cpu::requested,
         apply_v1: v1::cpu::apply,
-        apply_v2: None,
+        v2: V2::Controller {
+            controller: "cpu",
+            apply: v2::cpu::apply,
+            refused: v2::cpu::refused,
+        },
     },
     Resource {
         v1: "pids",
-        v2: "pids",
         requested: v1::pids::requested,
         apply_v1: v1::pids::apply,
-        apply_v2: None,
+        v2: V2::Controller {
+            controller: "pids",
+            apply: v1::pids::apply,
+            refused: nothing_refused,
+        },
     },
     Resource {
         v1: "blkio",
-        v2: "io",
         requested: v1::blkio::requested,
         apply_v1: v1::blkio::apply,
-        apply_v2: None,
+        v2: V2::Controller {
+            controller: "io",
+            apply: v2::io::apply,
+            refused: v2::io::refused,
+        },
     },
     Resource {
         v1: "hugetlb",
-        v2: "hugetlb",
         requested: v1::hugetlb::requested,
         apply_v1: v1::hugetlb::apply,
-        apply_v2: Some(v2::hugetlb::apply),
+        v2: V2::Controller {
+            controller: "hugetlb",
+            apply: v2::hugetlb::apply,
+            refused: nothing_refused,
+        },
     },
     Resource {
         v1: "net_cls",
-        v2: "",
         requested: v1::net_cls::requested,
         apply_v1: v1::net_cls::apply,
-        apply_v2: None,
+        v2: V2::None,
     },
     Resource {
         v1: "net_prio",
-        v2: "",
         requested: v1::net_prio::requested,
         apply_v1: v1::net_prio::apply,
-        apply_v2: None,
+        v2: V2::None,
+    },
+    Resource {
+        v1: "rdma",
+        requested: v2::rdma::requested,
+        apply_v1: v2::rdma::apply,
+        v2: V2::Controller {
+            controller: "rdma",
+            apply: v2::rdma::apply,
+            refused: nothing_refused,
+        },
     },
 ];
 
 /// Where one resource goes on this host.
 enum Target<'a> {
     V1(&'a Hierarchy),
-    V2(&'static str),
+    V2(&'a Hierarchy),
     Nowhere(String),
 }
 
@@ -106,17 +149,12 @@ fn target<'a>(layout: &'a Layout, r: &Resource) -> Target<'a> {
     if let Some(h) = layout.v1(r.v1) {
         return Target::V1(h);
     }
-    if !r.v2.is_empty() && layout.v2_has(r.v2) {
-        return match r.apply_v2 {
-            Some(_) => Target::V2(r.v2),
-            None => Target::Nowhere(format!(
-                "the {} controller is only in cgroup2 here, and keel does not map this \
-                 resource to cgroup2 yet",
-                r.v2
-            )),
-        };
+    match (&r.v2, &layout.unified) {
+        (V2::Devices, Some(u)) => Target::V2(u),
+        (V2::Controller { controller, .. }, Some(u)) if layout.v2_has(controller) => Target::V2(u),
+        (V2::Controller { controller, .. }, _) => Target::Nowhere(layout.why_missing(controller)),
+        _ => Target::Nowhere(layout.why_missing(r.v1)),
     }
-    Target::Nowhere(layout.why_missing(r.v1))
 }
 
 /// Resources set in `res` that the host cannot apply, as (JSON path,
@@ -124,19 +162,21 @@ fn target<'a>(layout: &'a Layout, r: &Resource) -> Target<'a> {
 pub fn unsupported(layout: &Layout, res: &LinuxResources) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for r in RESOURCES {
-        if let Target::Nowhere(why) = target(layout, r) {
-            for field in (r.requested)(res) {
-                out.push((field.to_string(), why.clone()));
+        match (target(layout, r), &r.v2) {
+            (Target::Nowhere(why), _) => {
+                for field in (r.requested)(res) {
+                    out.push((field.to_string(), why.clone()));
+                }
             }
+            (Target::V2(_), V2::Controller { refused, .. }) => {
+                out.extend(
+                    refused(res)
+                        .into_iter()
+                        .map(|(f, why)| (f.to_string(), why)),
+                );
+            }
+            _ => {}
         }
-    }
-    if res.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
-        let why = if layout.v1("rdma").is_some() || layout.v2_has("rdma") {
-            "keel does not apply rdma limits yet".to_string()
-        } else {
-            layout.why_missing("rdma")
-        };
-        out.push(("linux.resources.rdma".into(), why));
     }
     out
 }
@@ -147,21 +187,27 @@ pub fn apply(layout: &Layout, path: &Path, res: &LinuxResources) -> Result<(), C
         return Err(CgroupError::Unsupported { field, reason });
     }
     for r in RESOURCES {
-        match target(layout, r) {
-            Target::V1(h) => {
-                (r.apply_v1)(&Dir(host_dir(h, path)?), res)?;
-            }
-            Target::V2(controller) => {
-                if (r.requested)(res).is_empty() {
-                    continue;
+        let requested = (r.requested)(res);
+        match (target(layout, r), &r.v2) {
+            (Target::V1(h), _) => (r.apply_v1)(&Dir(host_dir(h, path)?), res)?,
+            (Target::V2(u), V2::Devices) => v2::devices::apply(&host_dir(u, path)?, res)?,
+            (
+                Target::V2(u),
+                V2::Controller {
+                    controller, apply, ..
+                },
+            ) => {
+                let dir = Dir(host_dir(u, path)?);
+                match requested.first() {
+                    Some(field) => v2::enable(&u.mount_point, &dir.0, controller, field)?,
+                    // Defaults (an update back to unlimited) still go to
+                    // a controller the cgroup already has.
+                    None if !v2::has_controller(&dir, controller) => continue,
+                    None => {}
                 }
-                let u = layout.unified.as_ref().expect("target found it");
-                let dir = host_dir(u, path)?;
-                v2::enable(&u.mount_point, &dir, controller)?;
-                let apply = r.apply_v2.expect("target checked it");
-                apply(&Dir(dir), res)?;
+                apply(&dir, res)?;
             }
-            Target::Nowhere(_) => {}
+            _ => {}
         }
     }
     if let Some(map) = res.unified().as_ref().filter(|m| !m.is_empty()) {
@@ -211,6 +257,57 @@ mod tests {
         assert!(
             unsupported(&l, &quiet).is_empty(),
             "defaults need no controller"
+        );
+    }
+
+    fn pure_v2(controllers: &str) -> Layout {
+        let mi = "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n";
+        Layout::parse(mi, "0::/\n", |_| Some(controllers.into())).unwrap()
+    }
+
+    #[test]
+    fn where_each_resource_goes_on_a_pure_v2_host() {
+        let l = pure_v2("cpuset cpu io memory pids");
+        let res: LinuxResources = serde_json::from_str(
+            r#"{"memory":{"limit":1000,"swappiness":10,"disableOOMKiller":false},
+                "cpu":{"shares":512,"realtimeRuntime":100},
+                "blockIO":{"weight":100,"leafWeight":10},
+                "devices":[{"allow":false,"access":"rwm"}],
+                "hugepageLimits":[{"pageSize":"2MB","limit":0}],
+                "network":{"classID":1}}"#,
+        )
+        .unwrap();
+        let problems = unsupported(&l, &res);
+        let fields: Vec<&str> = problems.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "linux.resources.memory.swappiness",
+                "linux.resources.cpu.realtimeRuntime",
+                "linux.resources.blockIO.leafWeight",
+                "linux.resources.hugepageLimits",
+                "linux.resources.network.classID",
+            ]
+        );
+        assert_eq!(
+            problems[3].1,
+            "the cgroup2 hierarchy at /sys/fs/cgroup does not offer the hugetlb controller \
+             (its cgroup.controllers: \"cpuset cpu io memory pids\")"
+        );
+        assert!(
+            matches!(target(&l, &RESOURCES[0]), Target::V2(_)),
+            "devices by eBPF"
+        );
+        let memory = pure_v2("cpu");
+        let e = apply(&memory, Path::new("/keel/x"), &res)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "linux.resources.memory.limit: not supported on this host: the \
+                           cgroup2 hierarchy at /sys/fs/cgroup does not offer the memory"
+            ),
+            "{e}"
         );
     }
 }

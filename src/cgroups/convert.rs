@@ -62,9 +62,79 @@ pub fn is_cpu_list(list: &str) -> bool {
             })
 }
 
+/// cpu.weight (1..10000) for `linux.resources.cpu.shares` (2..262144):
+/// today's runc and crun use this curve, which maps the default 1024
+/// shares to the default weight 100 (runc 1.1's straight line gave 39).
+/// None for 0 (unset).
+pub fn cpu_weight(shares: u64) -> Option<u64> {
+    match shares {
+        0 => None,
+        s if s <= 2 => Some(1),
+        s if s >= 262_144 => Some(10_000),
+        s => {
+            let l = (s as f64).log2();
+            let exponent = (l * l + 125.0 * l) / 612.0 - 7.0 / 34.0;
+            Some(10f64.powf(exponent).ceil() as u64)
+        }
+    }
+}
+
+/// io.weight (1..10000) for a blkio weight (10..1000), linearly, as runc
+/// does; None for 0 (unset).
+pub fn io_weight(blkio: u16) -> Option<u64> {
+    match blkio {
+        0 => None,
+        w => Some(1 + (u64::from(w.max(10)) - 10) * 9999 / 990),
+    }
+}
+
+/// memory.swap.max for the spec's memory+swap `swap` and `limit`: v2
+/// limits swap alone, so the memory part is subtracted (runc's rule).
+/// Ok(None): leave the file alone.
+pub fn swap_max(swap: i64, limit: i64) -> Result<Option<String>, String> {
+    match (swap, limit) {
+        // Unlimited memory with swap unset means both unlimited, as on v1.
+        (0, -1) | (-1, _) => Ok(Some("max".into())),
+        (0, _) => Ok(None),
+        (s, -1) => Ok(Some(s.to_string())),
+        (_, 0) => Err(
+            "a swap limit needs a memory limit (v2 limits swap apart from memory, \
+                       so swap minus limit is written)"
+                .into(),
+        ),
+        (s, l) if s < l => Err(format!("{s} (memory+swap) is below the memory limit {l}")),
+        (s, l) => Ok(Some((s - l).to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn v2_conversions() {
+        assert_eq!(cpu_weight(0), None);
+        assert_eq!(cpu_weight(2), Some(1));
+        assert_eq!(cpu_weight(1024), Some(100));
+        assert_eq!(cpu_weight(512), Some(59));
+        assert_eq!(cpu_weight(262_144), Some(10_000));
+        assert_eq!(cpu_weight(u64::MAX), Some(10_000));
+        assert_eq!(io_weight(0), None);
+        assert_eq!(io_weight(10), Some(1));
+        assert_eq!(io_weight(500), Some(4950));
+        assert_eq!(io_weight(1000), Some(10_000));
+        assert_eq!(swap_max(0, 0), Ok(None));
+        assert_eq!(swap_max(0, 1000), Ok(None));
+        assert_eq!(swap_max(0, -1).unwrap().as_deref(), Some("max"));
+        assert_eq!(swap_max(-1, 1000).unwrap().as_deref(), Some("max"));
+        assert_eq!(swap_max(3000, 1000).unwrap().as_deref(), Some("2000"));
+        assert_eq!(swap_max(1000, 1000).unwrap().as_deref(), Some("0"));
+        assert_eq!(swap_max(3000, -1).unwrap().as_deref(), Some("3000"));
+        assert!(swap_max(500, 1000).unwrap_err().contains("below"));
+        assert!(swap_max(500, 0)
+            .unwrap_err()
+            .contains("needs a memory limit"));
+    }
 
     #[test]
     fn limits_pids_pages_and_lists() {

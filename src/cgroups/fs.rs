@@ -161,9 +161,10 @@ fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
     Ok(out)
 }
 
-/// How often an rmdir that fails with EBUSY on a cgroup that lists no
-/// processes is retried: the kernel may still be releasing a task that has
-/// just been reaped. Each retry yields the CPU instead of sleeping.
+/// How often an rmdir that fails with EBUSY on a cgroup whose processes
+/// have all exited (or that lists none) is retried: the kernel may still be
+/// releasing a task that has just exited or been reaped. Each retry waits
+/// for cgroup2's "populated 0" event, or on v1 yields the CPU.
 const EBUSY_RETRIES: usize = 1000;
 
 /// Remove a cgroup directory and its descendants, children first. A
@@ -177,19 +178,25 @@ pub fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
     for sub in subs {
         remove_tree(&sub)?;
     }
+    let mut zombie_wait = None;
     for _ in 0..EBUSY_RETRIES {
         match std::fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
                 let pids = procs(dir).unwrap_or_default();
-                if !pids.is_empty() && !wait_for_exits(&pids) {
+                // Killed processes can still be exiting, then zombies
+                // that v1 keeps listed until their parent reaps them.
+                let mut gone = || wait_for_exits(&pids) && all_dead(&pids, &mut zombie_wait);
+                if !pids.is_empty() && !gone() {
                     return Err(CgroupError::Busy {
                         dir: dir.to_path_buf(),
                         pids: pids.len(),
                     });
                 }
-                std::thread::yield_now();
+                if !wait_released(dir) {
+                    break;
+                }
             }
             Err(e) => return Err(CgroupError::dir("rmdir", dir)(e)),
         }
@@ -218,6 +225,41 @@ fn wait_for_exits(pids: &[i32]) -> bool {
             _ => return false,
         }
     }
+    true
+}
+
+/// Wait for the kernel to let go of a cgroup whose processes have exited
+/// (a task is released a little after its exit is reported): on cgroup2
+/// until cgroup.events says "populated 0" (bounded), on v1, which has no
+/// such event, by yielding the CPU once. False: cgroup2 did
+/// not let go in time (a zombie nobody reaps holds it), so stop trying.
+fn wait_released(dir: &Path) -> bool {
+    const LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+    if !dir.join("cgroup.events").exists() {
+        std::thread::yield_now();
+        return true;
+    }
+    super::v2::events::wait(dir, "populated", "0", LIMIT).is_ok()
+}
+
+/// How long a v1 cgroup may stay busy with dead processes only: a zombie
+/// stays charged to its cgroup until its parent reaps it, and the parent
+/// (a shim, or whoever adopted an orphaned init) does that on its own
+/// schedule, usually within milliseconds.
+const ZOMBIE_REAP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether every pid is a zombie (or gone) and the wait for their reaping,
+/// started at the first such sighting, has time left; pauses briefly, as
+/// nothing notifies the reaping of another process's child.
+fn all_dead(pids: &[i32], since: &mut Option<std::time::Instant>) -> bool {
+    let dead = pids
+        .iter()
+        .all(|&p| crate::state::proc_start_time(p).is_none_or(|(_, gone)| gone));
+    let started = *since.get_or_insert_with(std::time::Instant::now);
+    if !dead || started.elapsed() > ZOMBIE_REAP_WAIT {
+        return false;
+    }
+    std::thread::sleep(std::time::Duration::from_millis(2));
     true
 }
 

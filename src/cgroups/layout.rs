@@ -156,6 +156,12 @@ impl Layout {
     /// Why `controller` cannot be used, for an error message.
     pub fn why_missing(&self, controller: &str) -> String {
         match &self.unified {
+            Some(u) if self.v1.is_empty() => format!(
+                "the cgroup2 hierarchy at {} does not offer the {controller} controller \
+                 (its cgroup.controllers: {:?})",
+                u.mount_point.display(),
+                u.controllers.join(" ")
+            ),
             Some(u) => format!(
                 "the {controller} controller is neither mounted as a cgroup v1 hierarchy nor \
                  offered by cgroup2 at {} (its cgroup.controllers: {:?})",

@@ -5,12 +5,13 @@
 //! by the controller that carries it on this host (see `apply`), with one
 //! file per controller under `v1/` and `v2/`.
 //!
-//! Done so far: v1 and hybrid hosts (v1 controllers, plus cgroup2's
-//! controllers in a hybrid's `unified` mount, where hugetlb lives on this
-//! project's machine). Pure v2 resources other than hugetlb and `unified`
-//! keys, the v2 freezer, and eBPF device rules are still to come.
+//! Each resource goes to its v1 controller where that is mounted, else to
+//! cgroup2 (so a hybrid host uses both, and a pure v2 host only cgroup2,
+//! with device rules as an eBPF program). pause/resume use the v1 freezer
+//! where mounted, else cgroup.freeze.
 
 mod apply;
+mod clone;
 mod convert;
 mod device_rules;
 mod error;
@@ -32,10 +33,11 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxResources, Spec};
 use serde::{Deserialize, Serialize};
 
+pub use clone::clone_into;
 pub use error::CgroupError;
 pub use layout::{Hierarchy, Kind, Layout};
 
-use fs::Dir;
+use fs::{Dir, Files};
 
 /// A container's cgroup: the same path in every hierarchy of the host.
 /// Stored in the container's state, so that later commands find the
@@ -55,6 +57,11 @@ struct Place<'a> {
     hierarchy: &'a Hierarchy,
     dir: PathBuf,
     v1: bool,
+}
+
+enum Freezer {
+    V1(Dir),
+    V2(PathBuf),
 }
 
 /// v1 hierarchies whose cgroup.procs lists the container's processes, in
@@ -143,6 +150,8 @@ impl Cgroup {
             made.extend(fs::make_dirs(mount, &p.dir)?);
             if p.v1 {
                 v1::prepare(&p.hierarchy.controllers, &v1::chain(mount, &p.dir))?;
+            } else {
+                v2::enable_wanted(mount, &p.dir, &p.hierarchy.controllers);
             }
         }
         Ok(())
@@ -167,7 +176,27 @@ impl Cgroup {
     /// Move `pid` (a whole process) into the container's cgroup in every
     /// hierarchy.
     pub fn add(&self, pid: i32) -> Result<(), CgroupError> {
-        for p in self.places()? {
+        self.add_after_clone(pid, false)
+    }
+
+    /// The container's cgroup2 directory, opened for
+    /// clone3(CLONE_INTO_CGROUP); None without a cgroup2 hierarchy.
+    pub fn unified_fd(&self) -> Option<std::os::fd::OwnedFd> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = self.unified_dir()?;
+        let flags = libc::O_DIRECTORY | libc::O_PATH | libc::O_CLOEXEC;
+        let file = std::fs::File::options()
+            .read(true)
+            .custom_flags(flags)
+            .open(dir)
+            .ok()?;
+        Some(file.into())
+    }
+
+    /// `add` for a process that clone3 may already have started in the
+    /// cgroup2 directory (`in_unified`): only the other hierarchies remain.
+    pub fn add_after_clone(&self, pid: i32, in_unified: bool) -> Result<(), CgroupError> {
+        for p in self.places()?.into_iter().filter(|p| p.v1 || !in_unified) {
             let d = Dir(p.dir);
             let file = d.0.join("cgroup.procs");
             fs::Files::write(&d, "cgroup.procs", &pid.to_string())
@@ -190,32 +219,53 @@ impl Cgroup {
         Ok(pids)
     }
 
-    fn freezer(&self) -> Result<Dir, CgroupError> {
-        self.v1_dir("freezer").map(Dir).ok_or_else(|| {
-            CgroupError::unsupported(
-                "pause",
-                match &self.layout.unified {
-                    Some(_) => "the v1 freezer is not mounted, and keel does not use the \
-                                cgroup2 freezer yet"
-                        .to_string(),
-                    None => self.layout.why_missing("freezer"),
-                },
-            )
-        })
+    /// The v1 freezer where it is mounted, else cgroup2's.
+    fn freezer(&self) -> Result<Freezer, CgroupError> {
+        if let Some(dir) = self.v1_dir("freezer") {
+            return Ok(Freezer::V1(Dir(dir)));
+        }
+        self.unified_dir()
+            .map(Freezer::V2)
+            .ok_or_else(|| CgroupError::unsupported("pause", self.layout.why_missing("freezer")))
     }
 
     /// Stop every process of the container and wait until the kernel says
-    /// they all are (see `v1::freezer` for how the wait is bounded).
+    /// they all are (see `v1::freezer` and `v2::freezer` for the wait).
     pub fn freeze(&self) -> Result<(), CgroupError> {
-        v1::freezer::freeze(&self.freezer()?)
+        match self.freezer()? {
+            Freezer::V1(d) => v1::freezer::freeze(&d),
+            Freezer::V2(dir) => v2::freezer::freeze(&dir),
+        }
     }
 
     pub fn thaw(&self) -> Result<(), CgroupError> {
-        v1::freezer::thaw(&self.freezer()?)
+        match self.freezer()? {
+            Freezer::V1(d) => v1::freezer::thaw(&d),
+            Freezer::V2(dir) => v2::freezer::thaw(&dir),
+        }
     }
 
     pub fn is_frozen(&self) -> bool {
-        self.freezer().is_ok_and(|d| v1::freezer::is_frozen(&d))
+        match self.freezer() {
+            Ok(Freezer::V1(d)) => v1::freezer::is_frozen(&d),
+            Ok(Freezer::V2(dir)) => v2::freezer::is_frozen(&Dir(dir)),
+            Err(_) => false,
+        }
+    }
+
+    /// SIGKILL every process of the container and its sub-cgroups in one
+    /// step through cgroup2's cgroup.kill, which also catches a process
+    /// forked while the kill runs. False where the kernel has no
+    /// cgroup.kill (before 5.14) or there is no cgroup2 hierarchy.
+    pub fn kill_all(&self) -> Result<bool, CgroupError> {
+        let Some(dir) = self.unified_dir().map(Dir) else {
+            return Ok(false);
+        };
+        if !dir.exists("cgroup.kill") {
+            return Ok(false);
+        }
+        fs::write(&dir, "kill", "cgroup.kill", "1")?;
+        Ok(true)
     }
 
     /// Remove the container's directory (and any cgroups made inside it)

@@ -24,6 +24,10 @@ pub fn create(
         None => std::env::current_dir().context("current directory")?,
     };
     let bundle = config::load(&bundle_dir)?;
+    // Before anything is made: this may re-exec keel (see selfexe).
+    if crate::selfexe::exposed_by_spec(&bundle.spec) {
+        crate::selfexe::protect()?;
+    }
     if args.no_pivot {
         config::check_no_pivot(&bundle.spec)?;
     }
@@ -38,6 +42,7 @@ pub fn create(
         pid_file: pid_file.as_deref(),
         no_pivot: args.no_pivot,
         no_new_keyring: args.no_new_keyring,
+        rootless: super::rootless(cli)?,
         preserve_fds: listen_fds + args.preserve_fds,
         extra_env,
     };

@@ -19,6 +19,10 @@ pub fn run(cli: &super::Cli, args: &super::ExecArgs) -> anyhow::Result<i32> {
         Status::Stopped => bail!("cannot exec in a stopped container"),
         Status::Creating => bail!("cannot exec in a container that is still being created"),
     }
+    // Before anything is made: this may re-exec keel (see selfexe).
+    if crate::selfexe::exposed_to_exec(st.pid) {
+        crate::selfexe::protect()?;
+    }
     let process = build_process(args, st.process.as_ref())?;
     let tty = process.terminal().unwrap_or(false);
     if tty && args.detach && args.console_socket.is_none() {
@@ -87,6 +91,12 @@ fn build_process(args: &super::ExecArgs, base: Option<&Process>) -> anyhow::Resu
             p.cwd()
         );
     }
+    if let Some((path, message)) = crate::process::attributes::validate(&p, "process")
+        .into_iter()
+        .next()
+    {
+        bail!("exec: {path}: {message}");
+    }
     if p.apparmor_profile().is_some() || p.selinux_label().is_some() {
         bail!(
             "exec: process.apparmorProfile/selinuxLabel: LSM labels are not supported by keel yet"
@@ -99,8 +109,13 @@ fn build_process(args: &super::ExecArgs, base: Option<&Process>) -> anyhow::Resu
 fn read_process(path: &std::path::Path) -> anyhow::Result<Process> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("--process {}", path.display()))?;
-    crate::config::parse_as(&text)
-        .map_err(|p| anyhow::anyhow!("{}: {}: {}", path.display(), p.path, p.message))
+    crate::config::parse_process(&text).map_err(|problems| {
+        let all: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}: {}: {}", path.display(), p.path, p.message))
+            .collect();
+        anyhow::anyhow!("{}", all.join("; "))
+    })
 }
 
 fn from_flags(args: &super::ExecArgs, mut p: Process) -> anyhow::Result<Process> {

@@ -2,6 +2,7 @@
 
 use super::state::{report, Report};
 use crate::state;
+use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 
@@ -16,12 +17,16 @@ pub fn run(cli: &super::Cli, args: &super::ListArgs) -> anyhow::Result<()> {
     };
     entries.sort_by_key(|e| e.file_name());
     let mut states = Vec::new();
+    // One user-database lookup per owner, not per container: the lookup
+    // reads nsswitch.conf and the passwd file every time.
+    let mut owners: HashMap<u32, String> = HashMap::new();
     for entry in &entries {
         let dir = entry.path();
         match state::read(&dir) {
             Ok(st) => {
                 let uid = entry.metadata().map(|m| m.uid()).unwrap_or(0);
-                states.push((st, dir, owner_name(uid)));
+                let owner = owners.entry(uid).or_insert_with(|| owner_name(uid));
+                states.push((st, dir, owner.clone()));
             }
             // A container being created has no state yet; others are reported.
             Err(state::StateError::NotFound(_)) => {}

@@ -7,6 +7,8 @@ pub mod create;
 pub mod delete;
 pub mod events;
 pub mod exec;
+pub mod features;
+mod features_seccomp;
 pub mod kill;
 pub mod list;
 pub mod pause;
@@ -83,6 +85,8 @@ pub enum Command {
     Update(Box<UpdateArgs>),
     /// Print a container's stats and OOM events as JSON lines.
     Events(events::EventsArgs),
+    /// Print the runtime-spec Features structure: what this keel supports.
+    Features,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -288,12 +292,17 @@ pub fn check_global_flags(cli: &Cli) -> anyhow::Result<()> {
     if cli.systemd_cgroup {
         anyhow::bail!("--systemd-cgroup: systemd cgroup management is not supported by keel yet");
     }
+    rootless(cli).map(|_| ())
+}
+
+/// Whether to run rootless, as runc decides it: `--rootless true|false`,
+/// or (`auto`, the default) whenever keel is not root. Rootless, a cgroup
+/// keel may not make is skipped unless the config asks for limits.
+pub fn rootless(cli: &Cli) -> anyhow::Result<bool> {
     match cli.rootless.as_deref() {
-        None | Some("false") => Ok(()),
-        Some("auto") if nix::unistd::geteuid().is_root() => Ok(()),
-        Some("true") | Some("auto") => {
-            anyhow::bail!("--rootless: rootless containers are not supported by keel yet")
-        }
+        None | Some("auto") => Ok(!nix::unistd::geteuid().is_root()),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
         Some(other) => {
             anyhow::bail!("--rootless: invalid value {other:?} (expected true, false or auto)")
         }

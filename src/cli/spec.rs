@@ -35,7 +35,7 @@ fn pure_cgroup2() -> bool {
         .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
 }
 
-fn default_spec(cgroup_ns: bool) -> Value {
+pub(crate) fn default_spec(cgroup_ns: bool) -> Value {
     let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
     let mut namespaces = vec![
         json!({"type": "pid"}),

@@ -1,10 +1,13 @@
 //! Loading a bundle's `config.json`, with errors that name the JSON path.
 
+mod compat;
+mod process;
 mod validate;
 
 use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};
 
+pub use process::parse_process;
 pub use validate::validate;
 
 /// A validated bundle: the spec plus the paths it resolves to.
@@ -72,7 +75,14 @@ pub fn load(bundle: &Path) -> Result<Bundle, ConfigError> {
         path: file.clone(),
         source,
     })?;
-    let spec = parse(&text).map_err(|p| ConfigError::Invalid(vec![p]))?;
+    from_text(&text, dir)
+}
+
+/// Parse and validate config.json text for the bundle at `dir` (absolute):
+/// everything `load` does after reading the file. The fuzz targets drive
+/// this, so no input may make it panic.
+pub fn from_text(text: &str, dir: PathBuf) -> Result<Bundle, ConfigError> {
+    let spec = parse(text).map_err(|p| ConfigError::Invalid(vec![p]))?;
     let rootfs =
         validate::resolve_rootfs(&spec, &dir).map_err(|p| ConfigError::Invalid(vec![p]))?;
     let problems = validate(&spec);
@@ -103,13 +113,41 @@ pub fn parse(text: &str) -> Result<Spec, Problem> {
 /// Parse any runtime-spec JSON document (config.json, a process document,
 /// a resources document) the same way.
 pub fn parse_as<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Problem> {
-    let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
+    let result = if compat::needs_fix(text) {
+        let mut doc: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Problem::new("", describe_serde_error("", &e.to_string())))?;
+        compat::fix(&mut doc);
+        serde_path_to_error::deserialize(doc).map_err(|e| {
+            let path = e.path().to_string();
+            (path, e.into_inner().to_string())
+        })
+    } else {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            (path, e.into_inner().to_string())
+        })
+    };
+    result.map_err(|(path, raw)| {
         let path = if path == "." { String::new() } else { path };
-        let message = describe_serde_error(&path, &e.inner().to_string());
+        let path = name_field(path, &raw);
+        let message = describe_serde_error(&path, &raw);
         Problem::new(path, message)
     })
+}
+
+/// serde reports a missing or repeated field at the object that lacks or
+/// repeats it; the field itself is the path a user needs.
+fn name_field(path: String, raw: &str) -> String {
+    let field = ["missing field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| raw.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    match field {
+        Some(f) if path.is_empty() => f.to_string(),
+        Some(f) => format!("{path}.{f}"),
+        None => path,
+    }
 }
 
 /// Turn serde's wording into a short statement of what was wrong.
@@ -170,6 +208,14 @@ mod tests {
     }
 
     #[test]
+    fn missing_and_repeated_fields_are_named() {
+        let p = parse(r#"{"ociVersion":"1","process":{"cwd":"/"}}"#).unwrap_err();
+        assert_eq!(p.path, "process.user", "{p}");
+        let p = parse(r#"{"ociVersion":"1","ociVersion":"1"}"#).unwrap_err();
+        assert_eq!(p.path, "ociVersion", "{p}");
+    }
+
+    #[test]
     fn engine_configs_parse() {
         for name in ["podman", "containerd", "docker"] {
             let path = format!(
@@ -179,5 +225,25 @@ mod tests {
             let text = std::fs::read_to_string(&path).unwrap();
             parse(&text).unwrap_or_else(|p| panic!("{path}: {p}"));
         }
+    }
+
+    #[test]
+    fn spec_scheduler_flag_names_parse() {
+        let text = r#"{"ociVersion":"1.0.0","process":{"cwd":"/","user":{"uid":0,"gid":0},
+            "scheduler":{"policy":"SCHED_DEADLINE","runtime":1,"deadline":2,
+            "flags":["SCHED_FLAG_RESET_ON_FORK","SCHED_FLAG_DL_OVERRUN","SCHED_FLAG_RECLAIM"]}}}"#;
+        let spec = parse(text).unwrap();
+        let flags = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .scheduler()
+            .as_ref()
+            .unwrap()
+            .flags();
+        assert_eq!(flags.as_ref().unwrap().len(), 3);
+        let p = parse(r#"{"ociVersion":"1.0.0","hostname":7,"x":"SCHED_FLAG_DL_OVERRUN"}"#)
+            .unwrap_err();
+        assert_eq!(p.path, "hostname");
     }
 }

@@ -39,7 +39,7 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
             "process",
             "missing: create needs a process to run",
         )),
-        Some(process) => check_process(process, &mut problems),
+        Some(process) => check_process(process, "process.", &mut problems),
     }
     check_namespaces(spec, &mut problems);
     check_uts(spec, &mut problems);
@@ -56,50 +56,69 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     for (path, message) in crate::cgroups::validate(spec) {
         problems.push(Problem::new(path, message));
     }
+    for (path, message) in crate::netdev::validate(spec) {
+        problems.push(Problem::new(path, message));
+    }
+    for (path, message) in crate::userns::validate(spec)
+        .into_iter()
+        .chain(crate::timens::validate(spec))
+    {
+        problems.push(Problem::new(path, message));
+    }
     for (path, message) in crate::rootfs::validate(spec) {
         problems.push(Problem::new(path, message));
+    }
+    if let Some(linux) = spec.linux() {
+        for (path, message) in crate::process::linux_attrs::validate(linux) {
+            problems.push(Problem::new(path, message));
+        }
     }
     problems
 }
 
-fn check_process(process: &Process, problems: &mut Vec<Problem>) {
+/// Checks on a process, from config.json (`prefix` "process.") or from an
+/// exec process document (`prefix` empty), so both name the same fields.
+pub(super) fn check_process(process: &Process, prefix: &str, problems: &mut Vec<Problem>) {
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         problems.push(Problem::new(
-            "process.args",
+            format!("{prefix}args"),
             "must name the program to run (empty or missing)",
         ));
     }
     let cwd = process.cwd();
     if !cwd.is_absolute() {
         problems.push(Problem::new(
-            "process.cwd",
+            format!("{prefix}cwd"),
             format!("must be an absolute path, got {cwd:?}"),
         ));
     }
     if let Some(rlimits) = process.rlimits() {
-        check_rlimits(rlimits, problems);
+        check_rlimits(rlimits, prefix, problems);
     }
     if let Some(adj) = process.oom_score_adj() {
         if !(-1000..=1000).contains(&adj) {
             problems.push(Problem::new(
-                "process.oomScoreAdj",
+                format!("{prefix}oomScoreAdj"),
                 format!("{adj} is outside -1000..1000"),
             ));
         }
     }
+    for (path, message) in crate::process::attributes::validate(process, "process") {
+        problems.push(Problem::new(path, message));
+    }
     if let Some(user) = process.user().username() {
         problems.push(Problem::new(
-            "process.user.username",
+            format!("{prefix}user.username"),
             format!("{user:?}: only numeric uid/gid are supported on Linux"),
         ));
     }
 }
 
-fn check_rlimits(rlimits: &[PosixRlimit], problems: &mut Vec<Problem>) {
+fn check_rlimits(rlimits: &[PosixRlimit], prefix: &str, problems: &mut Vec<Problem>) {
     let mut seen = HashSet::new();
     let can_raise = crate::rlimits::can_raise_hard_limits();
     for (i, rl) in rlimits.iter().enumerate() {
-        let path = format!("process.rlimits[{i}]");
+        let path = format!("{prefix}rlimits[{i}]");
         let name = crate::rlimits::name(rl.typ());
         if !seen.insert(name) {
             problems.push(Problem::new(
@@ -137,13 +156,6 @@ fn check_namespaces(spec: &Spec, problems: &mut Vec<Problem>) {
                 format!("{name:?} is listed twice"),
             ));
         }
-        if matches!(
-            ns.typ(),
-            LinuxNamespaceType::User | LinuxNamespaceType::Time
-        ) {
-            let msg = format!("{name:?} namespaces are not supported by keel yet");
-            problems.push(Problem::new(format!("linux.namespaces[{i}].type"), msg));
-        }
         if let Some(path) = ns.path() {
             if !path.is_absolute() {
                 problems.push(Problem::new(
@@ -159,38 +171,56 @@ fn check_namespaces(spec: &Spec, problems: &mut Vec<Problem>) {
     }
 }
 
-/// Security settings keel cannot honour yet. Running without a filter or
-/// label the config asks for would silently weaken the container, so each
-/// is an error until it is implemented.
+/// Security settings keel cannot honour. Running without a label the
+/// config asks for would silently weaken the container, so each is an
+/// error: that the host lacks the LSM, or that keel cannot apply it yet.
 fn check_unsupported(spec: &Spec, problems: &mut Vec<Problem>) {
-    let not_yet =
-        |path: &str, what: &str| Problem::new(path, format!("{what} is not supported by keel yet"));
-    if let Some(linux) = spec.linux() {
-        if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty()) {
-            problems.push(not_yet("linux.uidMappings", "user namespace id mapping"));
-        }
-        if linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty()) {
-            problems.push(not_yet("linux.gidMappings", "user namespace id mapping"));
-        }
-        if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) {
-            problems.push(not_yet("linux.mountLabel", "SELinux labelling"));
-        }
+    let (apparmor, selinux) = (apparmor_enabled(), selinux_enabled());
+    let label = |path: &str, value: &str, lsm: &str, enabled: bool| {
+        let why = if enabled {
+            format!("{lsm} labels are not supported by keel yet")
+        } else {
+            format!("this host has no {lsm} (it is not enabled in the kernel)")
+        };
+        Problem::new(path, format!("{value:?}: {why}"))
+    };
+    let set = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+    let linux = spec.linux().as_ref();
+    if let Some(v) = linux.and_then(|l| set(l.mount_label())) {
+        problems.push(label("linux.mountLabel", &v, "SELinux", selinux));
     }
-    if let Some(process) = spec.process() {
-        if process
-            .apparmor_profile()
-            .as_ref()
-            .is_some_and(|p| !p.is_empty())
-        {
-            problems.push(not_yet("process.apparmorProfile", "AppArmor"));
-        }
-        if process
-            .selinux_label()
-            .as_ref()
-            .is_some_and(|l| !l.is_empty())
-        {
-            problems.push(not_yet("process.selinuxLabel", "SELinux labelling"));
-        }
+    if linux.is_some_and(|l| l.intel_rdt().is_some()) {
+        problems.push(Problem::new("linux.intelRdt", intel_rdt_problem()));
+    }
+    let process = spec.process().as_ref();
+    if let Some(v) = process.and_then(|p| set(p.apparmor_profile())) {
+        problems.push(label("process.apparmorProfile", &v, "AppArmor", apparmor));
+    }
+    if let Some(v) = process.and_then(|p| set(p.selinux_label())) {
+        problems.push(label("process.selinuxLabel", &v, "SELinux", selinux));
+    }
+}
+
+/// As runc decides it: the module says it is enabled.
+fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y")
+}
+
+/// As runc decides it: selinuxfs is mounted.
+fn selinux_enabled() -> bool {
+    std::path::Path::new("/sys/fs/selinux/enforce").exists()
+}
+
+/// Why `linux.intelRdt` cannot be honoured: the spec requires an error
+/// when no resctrl filesystem is mounted, and keel does not drive one yet.
+fn intel_rdt_problem() -> String {
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo")
+        .is_ok_and(|t| t.lines().any(|l| l.contains(" - resctrl ")));
+    if mounted {
+        "Intel RDT (resctrl) is not supported by keel yet".into()
+    } else {
+        "Intel RDT needs a mounted resctrl filesystem, and this host has none".into()
     }
 }
 

@@ -5,7 +5,7 @@
 use super::channel::{ChannelError, Receiver, Sender};
 use super::parent::CreateOptions;
 use super::settings::{self, SeccompStage, SettingsError};
-use super::{fifo, hook_state, InitMsg, ParentMsg};
+use super::{fifo, hook_state, linux_attrs, InitMsg, ParentMsg};
 use crate::hooks::{self, HookError, HookKind};
 use crate::namespaces::{self, NamespaceError, Plan};
 use crate::rootfs::{self, RootfsError};
@@ -14,7 +14,6 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::ffi::CString;
 use std::io::Write;
 use std::os::fd::OwnedFd;
-use std::path::Path;
 
 pub struct InitContext<'a> {
     pub opts: &'a CreateOptions<'a>,
@@ -23,7 +22,11 @@ pub struct InitContext<'a> {
     /// The compiled linux.seccomp, loaded at the end of setup.
     pub seccomp: Option<&'a crate::seccomp::Filter>,
     pub plan: &'a Plan,
-    pub fifo: &'a Path,
+    /// An O_PATH handle on the exec fifo, opened by the parent; the init
+    /// takes it.
+    pub fifo: Option<OwnedFd>,
+    /// The connected console socket (process.terminal), inherited.
+    pub console_fd: Option<std::os::fd::RawFd>,
     pub to_parent: Sender<InitMsg>,
     pub from_parent: Receiver<ParentMsg>,
 }
@@ -45,6 +48,12 @@ enum InitError {
     Sysctl(#[from] sysctl::SysctlError),
     #[error(transparent)]
     Proc(#[from] crate::procfs::ProcError),
+    #[error(transparent)]
+    LinuxAttr(#[from] linux_attrs::LinuxAttrError),
+    #[error(transparent)]
+    Userns(#[from] crate::userns::UsernsError),
+    #[error(transparent)]
+    Time(#[from] crate::timens::TimensError),
     #[error("waiting for the parent: {0}")]
     Channel(#[from] ChannelError),
     #[error("protocol: unexpected {0}")]
@@ -69,12 +78,12 @@ struct Ready {
     program: exec::Program,
 }
 
-pub fn main(ctx: InitContext, close: &[Option<i32>]) -> ! {
+pub fn main(mut ctx: InitContext, close: &[Option<i32>]) -> ! {
     for fd in close.iter().flatten() {
         // SAFETY: these fds belong to the parent's side; we only drop our copies.
         unsafe { libc::close(*fd) };
     }
-    let ready = match setup(&ctx) {
+    let ready = match setup(&mut ctx) {
         Ok(ready) => ready,
         Err(e) => {
             let msg = e.to_string();
@@ -103,22 +112,28 @@ fn exit(code: i32) -> ! {
 }
 
 /// Every phase up to `Created`, top to bottom.
-fn setup(ctx: &InitContext) -> Result<Ready, InitError> {
+fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
     let opts = ctx.opts;
     let spec = &opts.bundle.spec;
     let process = spec
         .process()
         .as_ref()
         .expect("validated: process is present");
-    guard_parent()?;
-    join_namespaces(ctx.plan)?;
+    guard_parent(ctx.plan)?;
+    enter_user_namespace(ctx)?;
+    if !ctx.plan.joins_before_clone() {
+        join_namespaces(ctx.plan)?;
+    }
+    if ctx.plan.unshare_time {
+        crate::timens::unshare(spec)?;
+    }
     if ctx.plan.unshare_cgroup {
         // Only then does the init wait for its placement here; otherwise
         // the placement overlaps the rootfs setup below.
         enter_cgroup(ctx)?;
     }
-    let console = settings::console_socket(process, opts.console_socket, opts.console_fd)?;
-    let fifo = fifo::open_handle(ctx.fifo).map_err(sys("open exec fifo"))?;
+    let console = settings::console_socket(process, None, ctx.console_fd)?;
+    let fifo = ctx.fifo.take().expect("the fifo handle is taken once");
     rootfs::prepare(spec, &opts.bundle.rootfs)?;
     wait_for_runtime_hooks(ctx)?;
     run_container_hook(opts, ctx.state, HookKind::CreateContainer, "creating")?;
@@ -132,6 +147,7 @@ fn setup(ctx: &InitContext) -> Result<Ready, InitError> {
     rootfs::finalize(spec)?;
     join_session_keyring(opts)?;
     settings::apply_limits(process)?;
+    linux_attrs::apply(spec.linux().as_ref())?;
     let early = settings::load_seccomp(ctx.seccomp, process, SeccompStage::BeforeUserSwitch)?;
     settings::switch_user(process)?;
     let program = exec::prepare(process, &opts.extra_env)?;
@@ -152,14 +168,43 @@ fn setup(ctx: &InitContext) -> Result<Ready, InitError> {
 /// be a container nobody knows about. (A parent that died before this took
 /// effect is noticed at the next message: the channel reads end-of-file.
 /// getppid() cannot tell: in a new pid namespace it is always 0.)
-fn guard_parent() -> Result<(), InitError> {
+fn guard_parent(plan: &Plan) -> Result<(), InitError> {
     settings::unblock_signals();
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .map_err(|e| sys("set pdeathsig")(e.into()))?;
-    // Not dumpable until exec, so the container cannot ptrace or open
-    // /proc/<init>/ files of a process still holding keel's state.
-    nix::sys::prctl::set_dumpable(false).map_err(|e| sys("set dumpable")(e.into()))?;
+    // An unprivileged parent (or the newuidmap it runs) can only write our
+    // id maps while /proc/<init> is still its own: we stay dumpable until
+    // then. No process of the container exists before that.
+    if !plan.new_user() || nix::unistd::geteuid().is_root() {
+        set_not_dumpable()?;
+    }
     Ok(())
+}
+
+/// Not dumpable until exec, so the container cannot ptrace or open
+/// /proc/<init>/ files of a process still holding keel's state.
+fn set_not_dumpable() -> Result<(), InitError> {
+    nix::sys::prctl::set_dumpable(false).map_err(|e| sys("set dumpable")(e.into()))
+}
+
+/// In a new user namespace: wait until the parent has written the id
+/// maps, then become the namespace's root (who owns every namespace made
+/// with it). In a joined one (entered before the clone), just the latter.
+fn enter_user_namespace(ctx: &InitContext) -> Result<(), InitError> {
+    let joined = ctx
+        .plan
+        .joins
+        .iter()
+        .any(|j| j.kind == LinuxNamespaceType::User);
+    if ctx.plan.new_user() {
+        match ctx.from_parent.recv()? {
+            ParentMsg::Mapped => set_not_dumpable()?,
+            _ => return Err(InitError::Protocol("a message before Mapped")),
+        }
+    } else if !joined {
+        return Ok(());
+    }
+    Ok(crate::userns::become_root()?)
 }
 
 fn join_namespaces(plan: &Plan) -> Result<(), InitError> {

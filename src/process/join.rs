@@ -21,6 +21,7 @@
 //! Every step that can fail happens before `Ready`, so `exec` reports it
 //! with its cause; the process keel finally execs is the container's own.
 
+use super::attributes::{self, AffinityStage, AttributeError};
 use super::channel::{channel, ChannelError, Receiver, Sender};
 use super::settings::{self, SeccompStage, SettingsError};
 use crate::cgroups::{Cgroup, CgroupError};
@@ -92,6 +93,8 @@ enum ChildError {
     Settings(#[from] SettingsError),
     #[error(transparent)]
     Exec(#[from] ExecError),
+    #[error(transparent)]
+    Attribute(#[from] AttributeError),
     #[error("{0}")]
     Sys(String),
 }
@@ -105,13 +108,16 @@ pub fn spawn(opts: &ExecOptions) -> Result<i32, JoinError> {
     // The child must not hold the sending end of Go: a parent that dies
     // before sending must read as end-of-file there.
     let go_tx_fd = go_tx.raw_fd();
-    let pid = namespaces::fork_into(&joins, 0, || {
+    let cgroup_fd = opts.cgroup.and_then(Cgroup::unified_fd);
+    let cgroup = cgroup_fd.as_ref().map(std::os::fd::AsFd::as_fd);
+    let (pid, in_unified) = namespaces::fork_into_cgroup(&joins, 0, cgroup, || {
         // SAFETY: closing the child's copy of a parent-side fd.
         unsafe { libc::close(go_tx_fd) };
         child(opts, &joins, &go_rx, &tx)
     })?;
-    drop(tx);
-    let outcome = place(opts, pid, &go_tx).and_then(|()| outcome(opts, pid, &rx, &go_tx));
+    drop((tx, cgroup_fd));
+    let outcome =
+        place(opts, pid, in_unified, &go_tx).and_then(|()| outcome(opts, pid, &rx, &go_tx));
     if let Err(e) = outcome {
         // The child exits by itself after a failure (or with us: PDEATHSIG);
         // make sure, then collect it.
@@ -133,10 +139,11 @@ pub fn spawn(opts: &ExecOptions) -> Result<i32, JoinError> {
     Ok(pid)
 }
 
-/// Put the child in the container's cgroup, then let it go on.
-fn place(opts: &ExecOptions, pid: i32, go: &Sender<()>) -> Result<(), JoinError> {
+/// Put the child in the container's cgroup (clone3 may have started it in
+/// the cgroup2 one), then let it go on.
+fn place(opts: &ExecOptions, pid: i32, in_unified: bool, go: &Sender<()>) -> Result<(), JoinError> {
     if let Some(cgroup) = opts.cgroup {
-        cgroup.add(pid)?;
+        cgroup.add_after_clone(pid, in_unified)?;
     }
     Ok(go.send(&())?)
 }
@@ -223,8 +230,11 @@ fn setup(
     // /proc/PID/exe (the binary) or its fds (CVE-2019-5736 class).
     nix::sys::prctl::set_dumpable(false)
         .map_err(|e| ChildError::Sys(format!("set dumpable: {e}")))?;
+    let affinity = process.exec_cpu_affinity().as_ref();
+    attributes::apply_affinity(affinity, AffinityStage::Initial)?;
     go.recv()
         .map_err(|e| ChildError::Sys(format!("waiting to join the cgroup: {e}")))?;
+    attributes::apply_affinity(affinity, AffinityStage::Final)?;
     // The socket path is a host path: connect before entering the mounts.
     let console = settings::console_socket(process, opts.console_socket, opts.console_fd)?;
     for join in joins.iter().filter(|j| j.kind != LinuxNamespaceType::Pid) {

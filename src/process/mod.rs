@@ -13,17 +13,29 @@
 //!  mkfifo <state>/exec.fifo
 //!  compile seccomp; make cgroup + limits
 //!  open namespaces to join; setns(pid) if joined
+//!  open exec fifo (O_PATH); connect --console-socket
 //!  clone(CLONE_NEW* | SIGCHLD) ───────────────▶ die with parent (PDEATHSIG)
-//!  record pid + start time (state: creating)    setns into joined namespaces
+//!   (with a joined user namespace, or a new    not dumpable (a non-root caller:
+//!   one and other joins: a helper setns's       only once mapped)
+//!   into them all, user first, then clones
+//!   the init with CLONE_PARENT)
+//!  record pid + start time (state: creating)
+//!  new user ns: write setgroups (non-root,
+//!  own id only), uid_map, gid_map, directly
+//!  or with newuidmap/newgidmap
+//!                      ───── Mapped ──────────▶ setresuid/gid(0): root of the user ns
+//!                                               setns into joined namespaces
+//!                                               (a new time namespace: unshare, write
+//!                                               timens_offsets; exec enters it)
 //!  put the init in its cgroup ─── Placed ─────▶ (a new cgroup namespace: unshare now,
 //!                                               so its root is the container's cgroup)
-//!                                               connect --console-socket
-//!                                               prepare rootfs (mounts, devices)
+//!                                               prepare rootfs (mounts, devices: bound
+//!                                               from the host in a user namespace)
 //!                      ◀──── MountsReady ──────
 //!  prestart, createRuntime hooks (host ns)
 //!                      ───── HooksDone ───────▶ createContainer hooks
 //!                                               pivot_root
-//!                                               pty → console socket
+//!                                               pty (owned by process.user) → socket
 //!                                               masked/readonly paths, sysctl,
 //!                                               hostname, rlimits, user, caps,
 //!                                               cwd, resolve executable, seccomp
@@ -49,10 +61,12 @@
 //! parent dies mid-create, the init dies with it (PDEATHSIG), and what is
 //! left is a state directory that `delete --force` removes.
 
+pub mod attributes;
 mod channel;
 pub mod fifo;
 mod init;
 pub mod join;
+pub mod linux_attrs;
 mod parent;
 mod settings;
 
@@ -79,6 +93,8 @@ enum InitMsg {
 /// Parent → init.
 #[derive(Debug, Serialize, Deserialize)]
 enum ParentMsg {
+    /// The new user namespace's uid_map and gid_map are written.
+    Mapped,
     /// The init is in its cgroup.
     Placed,
     /// prestart and createRuntime hooks have run.

@@ -25,6 +25,9 @@ pub struct CreateOptions<'a> {
     pub pid_file: Option<&'a Path>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// Rootless mode: a cgroup keel may not make is skipped, unless the
+    /// config asks for limits.
+    pub rootless: bool,
     /// fds 3..3+N pass to the container (LISTEN_FDS included).
     pub preserve_fds: u32,
     /// Extra environment for the container process (LISTEN_FDS, LISTEN_PID).
@@ -44,7 +47,16 @@ pub enum CreateError {
     #[error(transparent)]
     Namespace(#[from] NamespaceError),
     #[error(transparent)]
+    Userns(#[from] crate::userns::UsernsError),
+    #[error(transparent)]
+    Console(#[from] crate::console::ConsoleError),
+    #[error(transparent)]
     Cgroup(#[from] CgroupError),
+    #[error(
+        "linux.resources: rootless: the limits cannot be applied without a cgroup keel may \
+         write ({0})"
+    )]
+    RootlessLimits(CgroupError),
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
     #[error("seccomp listener: fetch it from the container init: {0}")]
@@ -66,6 +78,8 @@ pub enum CreateError {
     Protocol(String),
     #[error(transparent)]
     Hook(#[from] hooks::HookError),
+    #[error(transparent)]
+    NetDev(#[from] crate::netdev::NetDevError),
     #[error("pid file {path:?}: {source}")]
     PidFile {
         path: std::path::PathBuf,
@@ -126,7 +140,9 @@ impl Pending {
         let cgroup = Cgroup::for_container(path.as_deref(), opts.id)?;
         st.cgroup = Some(cgroup.clone());
         self.container().save(st)?;
-        cgroup.create(Some(&cgroups::container_resources(spec)))?;
+        if let Err(e) = cgroup.create(Some(&cgroups::container_resources(spec))) {
+            return skip_cgroup(st, opts, e).and_then(|()| Ok(self.container().save(st)?));
+        }
         let (path, kind) = (cgroup.path().display(), cgroup.kind());
         crate::logging::debug(&format!(
             "container {}: cgroup {path} ({kind:?} host)",
@@ -139,9 +155,10 @@ impl Pending {
     /// Move the init into its cgroup. It is still building its rootfs, so
     /// the kernel's wait on a v1 cgroup.procs write overlaps that work, and
     /// it runs no code of the container's before this is done.
-    fn place_init(&self, pid: i32) -> Result<(), CreateError> {
+    /// `in_unified`: clone3 already started it in the cgroup2 directory.
+    fn place_init(&self, pid: i32, in_unified: bool) -> Result<(), CreateError> {
         match &self.cgroup {
-            Some(cgroup) => Ok(cgroup.add(pid)?),
+            Some(cgroup) => Ok(cgroup.add_after_clone(pid, in_unified)?),
             None => Ok(()),
         }
     }
@@ -210,12 +227,23 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     let (to_parent, from_init) = channel::<InitMsg>()?;
     let (to_init, from_parent) = channel::<ParentMsg>()?;
     let fifo = pending.container().fifo();
+    let console = connect_console(opts)?;
     let ctx = InitContext {
         opts,
         state: &st,
         seccomp: filter.as_ref(),
         plan: &plan,
-        fifo: &fifo,
+        // Opened here: the state directory is root's alone, and an init in
+        // a user namespace could not even look it up.
+        fifo: Some(
+            super::fifo::open_handle(&fifo).map_err(|source| CreateError::Fifo {
+                path: fifo.clone(),
+                source: nix::Error::from_raw(source.raw_os_error().unwrap_or(libc::EIO)),
+            })?,
+        ),
+        console_fd: opts
+            .console_fd
+            .or(console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd)),
         to_parent,
         from_parent,
     };
@@ -226,16 +254,82 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
         Some(from_init.raw_fd()),
         Some(to_init.raw_fd()),
     ];
-    let pid = spawn_init(&plan, ctx, &close)?;
+    let cgroup_fd = pending.cgroup.as_ref().and_then(Cgroup::unified_fd);
+    let (pid, in_unified) = spawn_init(&plan, ctx, &close, cgroup_fd.as_ref())?;
+    drop(cgroup_fd);
     pending.record_init(&mut st, pid)?;
+    crate::netdev::move_all(&opts.bundle.spec, pid)?;
+    drop(console);
+    // The init waits for Mapped and says nothing before it: a failure here
+    // is ours to report (asking the init why would wait forever).
+    map_ids(opts, &plan, pid, &to_init)?;
     let placed = pending
-        .place_init(pid)
+        .place_init(pid, in_unified)
         .and_then(|()| Ok(to_init.send(&ParentMsg::Placed)?));
     if let Err(e) = placed {
         return Err(init_reason(&from_init).unwrap_or(e));
     }
     drive_init(opts, &st, &from_init, &to_init)?;
     pending.finish(opts, st)
+}
+
+/// Rootless, as runc does: without a delegated cgroup the container stays
+/// in the caller's, which is fine unless the config asks for limits.
+fn skip_cgroup(st: &mut State, opts: &CreateOptions, e: CgroupError) -> Result<(), CreateError> {
+    let spec = &opts.bundle.spec;
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    if !opts.rootless || resources.is_some_and(sets_limits) {
+        if opts.rootless {
+            return Err(CreateError::RootlessLimits(e));
+        }
+        return Err(e.into());
+    }
+    crate::logging::debug(&format!("container {}: rootless, no cgroup ({e})", opts.id));
+    st.cgroup = None;
+    Ok(())
+}
+
+/// Whether `r` asks for any limit (device rules are not limits: a rootless
+/// container cannot have them enforced and runc ignores them there).
+fn sets_limits(r: &oci_spec::runtime::LinuxResources) -> bool {
+    r.memory().is_some()
+        || r.cpu().is_some()
+        || r.pids().is_some()
+        || r.block_io().is_some()
+        || r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
+        || r.network().is_some()
+        || r.unified().as_ref().is_some_and(|u| !u.is_empty())
+        || r.rdma().as_ref().is_some_and(|m| !m.is_empty())
+}
+
+/// --console-socket is connected by keel, as runc does, and the init
+/// inherits the connection: the socket is a host path the init may have
+/// no right to (a user namespace), or no way to reach.
+fn connect_console(opts: &CreateOptions) -> Result<Option<std::os::fd::OwnedFd>, CreateError> {
+    let process = opts.bundle.spec.process().as_ref();
+    let terminal = process.and_then(|p| p.terminal()).unwrap_or(false);
+    match opts.console_socket {
+        Some(path) if terminal && opts.console_fd.is_none() => {
+            Ok(Some(crate::console::connect_socket(path)?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// A new user namespace: write its id maps while the init waits, then let
+/// it go on as the namespace's root.
+fn map_ids(
+    opts: &CreateOptions,
+    plan: &Plan,
+    pid: i32,
+    to_init: &Sender<ParentMsg>,
+) -> Result<(), CreateError> {
+    if !plan.new_user() {
+        return Ok(());
+    }
+    crate::userns::write(pid, &opts.bundle.spec)?;
+    crate::logging::debug(&format!("container {}: id maps written", opts.id));
+    Ok(to_init.send(&ParentMsg::Mapped)?)
 }
 
 /// What can be refused before anything exists.
@@ -292,14 +386,29 @@ fn make_fifo(path: &Path) -> Result<(), CreateError> {
     })
 }
 
-/// Clone the init with every new namespace at once. A pid namespace to join
-/// is entered by the parent just for the clone, because setns(CLONE_NEWPID)
-/// only applies to children.
-fn spawn_init(plan: &Plan, ctx: InitContext, close: &[Option<i32>]) -> Result<i32, CreateError> {
-    Ok(namespaces::fork_into(
+/// Clone the init with every new namespace at once, into its cgroup2
+/// directory where the kernel can. A pid namespace to join is entered by
+/// the parent just for the clone, because setns(CLONE_NEWPID) only applies
+/// to children. Namespaces that must be joined before the clone (a user
+/// namespace, which owns the others) go through a helper, and the init
+/// then joins its cgroup2 directory through cgroup.procs.
+fn spawn_init(
+    plan: &Plan,
+    ctx: InitContext,
+    close: &[Option<i32>],
+    cgroup: Option<&std::os::fd::OwnedFd>,
+) -> Result<(i32, bool), CreateError> {
+    use std::os::fd::AsFd;
+    let run = || init::main(ctx, close);
+    if plan.joins_before_clone() {
+        let pid = namespaces::fork_after_joins(&plan.joins, plan.clone_flags, run)?;
+        return Ok((pid, false));
+    }
+    Ok(namespaces::fork_into_cgroup(
         &plan.joins,
         plan.clone_flags,
-        || init::main(ctx, close),
+        cgroup.map(|fd| fd.as_fd()),
+        run,
     )?)
 }
 

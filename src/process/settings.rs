@@ -22,6 +22,8 @@ pub enum SettingsError {
     Rlimit(#[from] RlimitError),
     #[error("process.oomScoreAdj: {0}")]
     OomScoreAdj(crate::procfs::ProcError),
+    #[error(transparent)]
+    Attribute(#[from] super::attributes::AttributeError),
     #[error("{what}: {source}")]
     Sys {
         what: &'static str,
@@ -79,6 +81,12 @@ pub fn terminal(
         .as_ref()
         .map(|b| (b.height() as u16, b.width() as u16));
     let pty = console::setup_pty(size)?;
+    // The slave is made owned by whoever opened ptmx (root, or in a user
+    // namespace the mapped root); the process's own user must own its
+    // terminal, as with runc, whatever host uid that maps to.
+    let uid = process.user().uid();
+    nix::unistd::fchown(&pty.slave, Some(nix::unistd::Uid::from_raw(uid)), None)
+        .map_err(|e| sys("process.user.uid: chown the pty slave")(e.into()))?;
     if bind_console {
         console::bind_console(&pty.slave_path)?;
     }
@@ -97,6 +105,8 @@ pub fn apply_limits(process: &Process) -> Result<(), SettingsError> {
     if let Some(list) = process.rlimits() {
         rlimits::apply(list)?;
     }
+    // While CAP_SYS_NICE (negative nice, real-time classes) is still held.
+    super::attributes::apply(process)?;
     Ok(())
 }
 

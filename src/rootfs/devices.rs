@@ -109,8 +109,17 @@ pub fn setup(spec: &Spec, root: &Root) -> Result<(), RootfsError> {
     if !needs_setup(spec) {
         return Ok(());
     }
+    // Only the initial user namespace may make device nodes (and a node
+    // made elsewhere would not open anyway: its mount is nodev to the
+    // host's devices); there the host's node is bound in, as runc does.
+    let bind = crate::userns::in_user_namespace();
     for node in nodes(spec)? {
-        create(root, &node).map_err(|err| RootfsError::Device {
+        let made = if bind && node.file_type != libc::S_IFIFO {
+            bind_host(root, &node)
+        } else {
+            create(root, &node)
+        };
+        made.map_err(|err| RootfsError::Device {
             field: node.field.clone(),
             path: node.path.clone(),
             err,
@@ -173,6 +182,25 @@ pub fn create(root: &Root, node: &Node) -> Result<(), StepError> {
         .map_err(StepError::op(format!("chmod {:o}", node.mode)))?;
     sys::fchown_empty(fd.as_fd(), node.uid, node.gid)
         .map_err(StepError::op(format!("chown {}:{}", node.uid, node.gid)))
+}
+
+/// Bind the host's node at the same path over an empty file in the
+/// rootfs, after checking that the host's node is the requested device.
+fn bind_host(root: &Root, node: &Node) -> Result<(), StepError> {
+    let host = sys::open(&node.path, libc::O_PATH | libc::O_NOFOLLOW)
+        .map_err(StepError::op(format!("open host device {:?}", node.path)))?;
+    let st = sys::fstat(host.as_fd()).map_err(StepError::op("stat host device"))?;
+    if !matches(&st, node) {
+        return Err(StepError::Refused(format!(
+            "the host's {:?} is not the requested device ({})",
+            node.path,
+            describe(&st)
+        )));
+    }
+    let target = root.create_file(&node.path)?;
+    let (src, dst) = (sys::fd_path(host.as_fd()), sys::fd_path(target.as_fd()));
+    sys::mount(Some(&src), &dst, None, libc::MS_BIND, None)
+        .map_err(StepError::op(format!("bind the host's {:?}", node.path)))
 }
 
 fn symlink(dir: BorrowedFd<'_>, target: &str, name: &str) -> Result<(), StepError> {

@@ -16,6 +16,7 @@
 
 mod bind;
 mod cgroup_mount;
+mod copyup;
 mod devices;
 mod error;
 mod mountinfo;
@@ -40,6 +41,11 @@ pub use error::{RootfsError, StepError};
 /// "unknown mount option \"foo\" for a bind mount")`.
 pub fn validate(spec: &Spec) -> Vec<(String, String)> {
     validate::validate(spec)
+}
+
+/// Every mount option name keel recognises, for `features`.
+pub fn mount_options() -> Vec<&'static str> {
+    options::recognised()
 }
 
 /// Additional problems when the container is to run with `--no-pivot`.

@@ -250,6 +250,15 @@ pub fn mount_fs(root: &Root, env: &Env, e: &Entry<'_>) -> Result<(), StepError> 
         e.fstype
     );
     let fdp = sys::fd_path(target.fd.as_fd());
+    // Opened before the mount covers it: the directory whose contents a
+    // tmpcopyup tmpfs starts with.
+    let covered = match e.opts.tmpcopyup && target.existed {
+        true => Some(
+            sys::open(&fdp, libc::O_RDONLY | libc::O_DIRECTORY)
+                .map_err(StepError::op(format!("open {:?} to copy it up", e.dest)))?,
+        ),
+        false => None,
+    };
     if let Err(err) = sys::mount(Some(source), &fdp, Some(e.fstype), flags, Some(&data)) {
         let fallback = e.fstype == "sysfs"
             && !env.netns
@@ -260,6 +269,17 @@ pub fn mount_fs(root: &Root, env: &Env, e: &Entry<'_>) -> Result<(), StepError> 
         return sysfs_bind_fallback(root, e, target.fd, flags);
     }
     let top = root.reopen(target.fd.as_fd())?;
+    if let Some(covered) = covered {
+        let dir = sys::open(
+            &sys::fd_path(top.as_fd()),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+        )
+        .map_err(StepError::op(format!("open the tmpfs on {:?}", e.dest)))?;
+        super::copyup::copy_tree(covered.as_fd(), dir.as_fd()).map_err(StepError::op(format!(
+            "copy {:?} up into its tmpfs",
+            e.dest
+        )))?;
+    }
     apply_after(top.as_fd(), &e.opts, &e.dest)
 }
 

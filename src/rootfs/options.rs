@@ -96,7 +96,19 @@ const FLAG_OPTIONS: &[(&str, Effect)] = &[
 
 /// Options that mean something to other runtimes but that keel does not
 /// implement; passing them to the kernel as data would only obscure that.
-pub const UNSUPPORTED: &[&str] = &["idmap", "ridmap", "tmpcopyup"];
+pub const UNSUPPORTED: &[&str] = &["idmap", "ridmap"];
+
+/// A tmpfs that starts with a copy of the directory it covers.
+pub const TMPCOPYUP: &str = "tmpcopyup";
+
+/// Every option name keel recognises (not a filesystem's own data
+/// options): the flag table plus the options handled by name.
+pub fn recognised() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = FLAG_OPTIONS.iter().map(|(n, _)| *n).collect();
+    names.push(TMPCOPYUP);
+    names.sort_unstable();
+    names
+}
 
 /// The parsed form of one mount's `options`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -110,6 +122,8 @@ pub struct MountOptions {
     /// mount_setattr(2) attributes applied recursively ("rro", ...).
     pub rec_set: u64,
     pub rec_clear: u64,
+    /// "tmpcopyup": fill a fresh tmpfs with what the directory held.
+    pub tmpcopyup: bool,
     /// Options not in the table, with their index in `options`: the
     /// filesystem's data string for fresh mounts, an error for bind mounts.
     pub unknown: Vec<(usize, String)>,
@@ -135,6 +149,7 @@ impl MountOptions {
                 Some(Propagation(f)) => m.propagation.push(f),
                 Some(RecSet(a)) => m.rec_attr(a, true),
                 Some(RecClear(a)) => m.rec_attr(a, false),
+                None if o == TMPCOPYUP => m.tmpcopyup = true,
                 None => m.unknown.push((i, o.clone())),
             }
         }

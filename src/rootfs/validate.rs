@@ -127,6 +127,17 @@ pub fn mount_problems(index: usize, m: &Mount) -> Vec<Problem> {
             "idmapped mounts are not supported",
         ));
     }
+    if e.opts.tmpcopyup && (kind != Kind::Fs || e.fstype != "tmpfs") {
+        let at = m
+            .options()
+            .iter()
+            .flatten()
+            .position(|o| o == options::TMPCOPYUP);
+        out.push(problem(
+            field(&format!("options[{}]", at.unwrap_or(0))),
+            "\"tmpcopyup\" only applies to a tmpfs mount",
+        ));
+    }
     for (j, opt) in &e.opts.unknown {
         let f = field(&format!("options[{j}]"));
         if UNSUPPORTED.contains(&opt.as_str()) {
@@ -184,7 +195,9 @@ mod tests {
             {"destination":"/c"},
             {"destination":"/..","type":"tmpfs"},
             {"destination":"/d","type":"cgroup","options":["ro","bar"]},
-            {"destination":"/e","type":"tmpfs","options":["tmpcopyup"]}]}"#,
+            {"destination":"/e","type":"tmpfs","options":["idmap"]},
+            {"destination":"/f","type":"bind","source":"/x","options":["tmpcopyup"]},
+            {"destination":"/g","type":"tmpfs","options":["tmpcopyup"]}]}"#,
         );
         assert_eq!(
             problems,
@@ -209,7 +222,11 @@ mod tests {
                 ),
                 p(
                     "mounts[6].options[0]",
-                    "mount option \"tmpcopyup\" is not supported"
+                    "mount option \"idmap\" is not supported"
+                ),
+                p(
+                    "mounts[7].options[0]",
+                    "\"tmpcopyup\" only applies to a tmpfs mount"
                 ),
             ]
         );

@@ -346,8 +346,13 @@ fn remove_cgroup(rel: &str) {
     let Ok(hierarchies) = fs::read_dir("/sys/fs/cgroup") else {
         return;
     };
-    for h in hierarchies.flatten() {
-        let path = h.path().join(rel);
+    // A pure cgroup2 host has one hierarchy, at /sys/fs/cgroup itself.
+    let root = std::path::PathBuf::from("/sys/fs/cgroup");
+    for path in hierarchies
+        .flatten()
+        .map(|h| h.path().join(rel))
+        .chain([root.join(rel)])
+    {
         if path.is_dir() {
             let _ = fs::remove_dir(&path);
         }

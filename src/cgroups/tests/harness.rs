@@ -31,6 +31,27 @@ pub struct Fixture {
 /// Root on a host with v1 controllers (this project's machine); other
 /// hosts skip, saying why.
 pub fn fixture() -> Option<Fixture> {
+    let fx = fixture_any()?;
+    if fx.cg.layout().v1("memory").is_none() {
+        eprintln!("skipped: these tests are for a v1 or hybrid host");
+        return None;
+    }
+    Some(fx)
+}
+
+/// Root on a host with a cgroup2 hierarchy (pure v2, or hybrid like this
+/// project's machine, whose cgroup2 takes device programs, cgroup.freeze
+/// and cgroup.kill whatever controllers it offers).
+pub fn fixture_v2() -> Option<Fixture> {
+    let fx = fixture_any()?;
+    if fx.cg.unified_dir().is_none() {
+        eprintln!("skipped: no cgroup2 hierarchy");
+        return None;
+    }
+    Some(fx)
+}
+
+fn fixture_any() -> Option<Fixture> {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipped: cgroup tests need root");
         return None;
@@ -38,10 +59,6 @@ pub fn fixture() -> Option<Fixture> {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let path = PathBuf::from(format!("{PARENT}/{}-{n}", std::process::id()));
     let cg = Cgroup::for_container(Some(&path), "unused").expect("layout");
-    if cg.layout().v1("memory").is_none() {
-        eprintln!("skipped: these tests are for a v1 or hybrid host");
-        return None;
-    }
     // Grandchildren orphaned by a failing test come back to us to reap.
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
@@ -154,6 +171,13 @@ impl Child {
     /// Close `go`: the child (and any grandchild reading it) exits.
     pub fn release(&mut self) {
         self.go = None;
+    }
+
+    /// Reap without releasing (the child was killed); the wait status.
+    pub fn reap(self) -> nix::sys::wait::WaitStatus {
+        let status = waitpid(Pid::from_raw(self.pid), None).unwrap();
+        self.forked.borrow_mut().retain(|p| *p != self.pid);
+        status
     }
 
     /// Release and reap; the exit code.

@@ -4,6 +4,7 @@
 //! create fails. Each test uses its own `/keel-test/<pid>-<n>`.
 
 mod harness;
+mod v2;
 
 use std::os::fd::RawFd;
 

@@ -1,9 +1,20 @@
 //! cgroup2 (the unified hierarchy): the whole host on a pure v2 system, or
-//! the extra `unified` mount of a hybrid one. Only what the hybrid host
-//! needs is here so far: enabling a controller for the container's cgroup,
-//! hugetlb, and `linux.resources.unified` keys.
+//! the extra `unified` mount of a hybrid one. One file per controller
+//! (memory, cpu, io, hugetlb, rdma; pids and cpuset share v1's files,
+//! which have the same names and values), the freezer, device rules as an
+//! eBPF program, enabling controllers down the tree, and
+//! `linux.resources.unified` keys.
 
+mod bpf;
+pub mod cpu;
+pub mod device_prog;
+pub mod devices;
+pub mod events;
+pub mod freezer;
 pub mod hugetlb;
+pub mod io;
+pub mod memory;
+pub mod rdma;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -17,16 +28,34 @@ use super::v1;
 /// subtree_control, freeze, kill) belong to the runtime.
 const CGROUP_KEYS: &[&str] = &["cgroup.max.depth", "cgroup.max.descendants"];
 
+/// Controllers every container gets where cgroup2 offers them, whether or
+/// not its config limits them, so that stats and later updates work.
+pub const WANTED: &[&str] = &["cpuset", "cpu", "io", "memory", "pids"];
+
+/// Enable the `WANTED` controllers that `offered` lists, for the cgroup at
+/// `dir`. Best effort: no resource asked for them, and a parent that holds
+/// processes (which cgroup2 forbids to enable controllers) is the caller's
+/// business; a resource that needs one enables it strictly.
+pub fn enable_wanted(mount: &Path, dir: &Path, offered: &[String]) {
+    for c in WANTED.iter().filter(|c| offered.iter().any(|o| o == *c)) {
+        let field = format!("cgroup setup (enable the {c} controller)");
+        if let Err(e) = enable(mount, dir, c, &field) {
+            crate::logging::debug(&format!("cgroup2: {e}"));
+        }
+    }
+}
+
 /// Make `controller` available in the container's cgroup `dir`: cgroup2
 /// offers a controller to a cgroup only if every ancestor lists it in
 /// cgroup.subtree_control. Ancestors hold no processes (keel's parents, or
 /// the root, which is exempt), so enabling is allowed. It is never undone:
 /// sibling containers may rely on it.
-pub fn enable(mount: &Path, dir: &Path, controller: &str) -> Result<(), CgroupError> {
+/// `field` names what needs it, for errors.
+pub fn enable(mount: &Path, dir: &Path, controller: &str, field: &str) -> Result<(), CgroupError> {
     let mut parents = vec![mount.to_path_buf()];
     parents.extend(v1::chain(mount, dir));
     parents.pop();
-    let field = format!("cgroup setup (enable the {controller} controller)");
+    let field = format!("{field} (enable the {controller} controller)");
     for p in parents {
         let d = Dir(p);
         let enabled = fs::read(&d, &field, "cgroup.subtree_control")?;
@@ -40,6 +69,13 @@ pub fn enable(mount: &Path, dir: &Path, controller: &str) -> Result<(), CgroupEr
         }
     }
     Ok(())
+}
+
+/// Whether `controller` is enabled for the cgroup `dir` (listed in its
+/// cgroup.controllers).
+pub fn has_controller(dir: &dyn Files, controller: &str) -> bool {
+    dir.read("cgroup.controllers")
+        .is_ok_and(|c| c.split_whitespace().any(|x| x == controller))
 }
 
 /// The JSON path of one unified key.
@@ -97,7 +133,7 @@ pub fn apply_unified(
         let field = unified_field(key);
         let controller = check_key(key, layout).map_err(|msg| CgroupError::invalid(&field, msg))?;
         if let Some(c) = controller {
-            enable(mount, dir, c)?;
+            enable(mount, dir, c, &field)?;
         }
         let d = Dir(dir.to_path_buf());
         fs::write(&d as &dyn Files, &field, key, &map[key])?;

@@ -1,0 +1,313 @@
+//! Faults an engine meets: the runtime SIGKILLed at each step of `create`
+//! (an OOM kill, a timeout), a container's init killed from outside, a
+//! damaged state file, and a `--root` that is read-only or full. Each must
+//! end in a clear error and in nothing left once `delete --force` ran.
+//!
+//! The runtime is stopped at a step by making it block there on something
+//! the test holds (a fifo it must read or open, a hook that waits), and the
+//! test learns it got there from the runtime's own traces (a hook's message,
+//! inotify on the state directory), never from a sleep.
+
+mod common;
+#[path = "faults/support.rs"]
+mod faults_support;
+
+use common::sys::{self, PidFd};
+use common::{Runtime, Sandbox, Spawned, TIMEOUT};
+use faults_support::{
+    assert_container_gone, hook_init_pid, kill_runtime, open_in_thread, wait_in_dir, wait_pid_gone,
+    TmpfsGuard,
+};
+use std::fs;
+use std::path::Path;
+
+/// Spawn `create` of the sandbox's container (already prepared).
+fn spawn_create(sb: &Sandbox) -> Spawned {
+    let bundle = sb.bundle.dir.to_str().unwrap().to_string();
+    sb.rt.spawn(&["create", "--bundle", &bundle, &sb.id])
+}
+
+#[test]
+fn killed_while_reading_the_config_leaves_nothing() {
+    let mut sb = Sandbox::new("fault_config");
+    let id = sb.id.clone();
+    sb.prepare(&id);
+    // config.json is a fifo: the runtime blocks reading it until we write.
+    let config = sb.bundle.config_path();
+    fs::remove_file(&config).unwrap();
+    mkfifo(&config);
+    let create = spawn_create(&sb);
+    // Our open for writing returns once the runtime has opened it to read.
+    let writer = open_in_thread(&config, libc::O_WRONLY);
+    let _writer = writer
+        .recv_timeout(TIMEOUT)
+        .expect("the runtime to open config.json");
+    kill_runtime(create);
+    sb.rt.ok(&["delete", "--force", &id]);
+    assert_container_gone(&sb, &id, None);
+}
+
+#[test]
+fn killed_after_claiming_the_id_before_the_init_exists() {
+    keel_only!();
+    let mut sb = Sandbox::new("fault_claimed");
+    // A namespace to join whose path is a fifo: opening it blocks, and keel
+    // opens namespaces after it has claimed the id, before the clone.
+    let ns = sb.dir.join("ns-fifo");
+    mkfifo(&ns);
+    sb.bundle.remove_namespace("network");
+    sb.bundle.push(
+        "/linux/namespaces",
+        serde_json::json!({"type": "network", "path": ns}),
+    );
+    let id = sb.id.clone();
+    sb.prepare(&id);
+    fs::create_dir_all(&sb.rt.root).unwrap();
+    let create = spawn_create(&sb);
+    let dir = sb.state_dir(&id);
+    wait_in_dir(&sb.rt.root, || dir.exists(), "the state dir to be claimed");
+    kill_runtime(create);
+    sb.rt.ok(&["delete", "--force", &id]);
+    assert_container_gone(&sb, &id, None);
+}
+
+/// Kill `create` while the hook of `kind` runs, and check `delete --force`
+/// removes all of it. A prestart hook runs on the host while the init
+/// waits; a createContainer hook runs in the init, after its mounts are
+/// made and before pivot_root (the middle of the rootfs set-up).
+fn kill_during_hook(test: &str, kind: &str) {
+    let mut sb = Sandbox::new(test);
+    let (mut events, mut block) = (sb.fifo("events"), sb.fifo("block"));
+    let shared = sb.shared.display().to_string();
+    let script = format!(
+        "cat > {shared}/hook-state.json; echo hook $$ > {shared}/events; read x < {shared}/block"
+    );
+    sb.bundle.sh_hook(kind, &script).args(&["true"]);
+    let id = sb.id.clone();
+    sb.prepare(&id);
+    let create = spawn_create(&sb);
+    let line = events.read_line(&format!("the {kind} hook to run"));
+    let hook: i32 = line
+        .strip_prefix("hook ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("hook reported {line:?}"));
+    // A createContainer hook runs in the container's pid namespace and is
+    // told the init's pid there (1, as runc does): ask the runtime instead.
+    let init = match kind {
+        "createContainer" => sb.rt.pid(&id),
+        _ => hook_init_pid(&sb),
+    };
+    // $$ of a hook in the container's pid namespace is not a host pid; that
+    // hook dies with its namespace's init, and the sandbox's process scan
+    // would find it (its command line names the sandbox) if it did not.
+    let hook_fd = (kind != "createContainer")
+        .then(|| PidFd::open(hook))
+        .flatten();
+    kill_runtime(create);
+    // The init dies with its runtime; a hook on the host is orphaned to us.
+    wait_pid_gone(init, "the init of the killed create");
+    block.write_line("go");
+    if let Some(h) = hook_fd {
+        assert!(h.wait_exit(TIMEOUT), "hook {hook} still runs");
+        if sys::is_our_child(hook) {
+            sys::reap(hook);
+        }
+    }
+    sb.rt.ok(&["delete", "--force", &id]);
+    assert_container_gone(&sb, &id, Some(init));
+}
+
+#[test]
+fn killed_while_prestart_hooks_run() {
+    kill_during_hook("fault_prestart", "prestart");
+}
+
+#[test]
+fn killed_while_the_init_sets_up_the_rootfs() {
+    kill_during_hook("fault_rootfs", "createContainer");
+}
+
+#[test]
+fn killed_after_the_init_is_ready_before_create_returns() {
+    keel_only!();
+    let mut sb = Sandbox::new("fault_pidfile");
+    sb.bundle.args(&["sleep", "1000"]);
+    let id = sb.id.clone();
+    sb.prepare(&id);
+    fs::create_dir_all(&sb.rt.root).unwrap();
+    // keel writes the pid file last, through `.NAME.<its pid>.tmp`; a fifo
+    // there (the shell knows the pid it is about to exec keel as) blocks it
+    // after it recorded the container as created.
+    let pid_dir = sb.dir.join("pid");
+    fs::create_dir(&pid_dir).unwrap();
+    let script = format!("mkfifo {}/.pid.$$.tmp && exec \"$@\"", pid_dir.display());
+    let bundle = sb.bundle.dir.to_str().unwrap().to_string();
+    let pid_file = pid_dir.join("pid");
+    let args = ["create", "--bundle", &bundle, "--pid-file"];
+    let mut args: Vec<&str> = args.to_vec();
+    args.extend([pid_file.to_str().unwrap(), id.as_str()]);
+    let create = sb.rt.command_via_sh(&script, &args).spawn();
+    let dir = sb.state_dir(&id);
+    wait_in_dir(&sb.rt.root, || dir.exists(), "the state dir to be claimed");
+    let created = || {
+        fs::read_to_string(dir.join("state.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|s| s["created_done"] == true)
+    };
+    wait_in_dir(&dir, created, "the state to say created");
+    let init = sb.note_init(&id);
+    kill_runtime(create);
+    // The init outlives its runtime once created, as a container must.
+    assert_eq!(sb.rt.status(&id), "created");
+    sb.rt.ok(&["delete", "--force", &id]);
+    assert_container_gone(&sb, &id, Some(init));
+}
+
+#[test]
+fn an_init_killed_from_outside_is_stopped() {
+    let mut sb = Sandbox::new("fault_outside_kill");
+    sb.bundle.args(&["sleep", "1000"]);
+    let id = sb.id.clone();
+    sb.create(&id);
+    sb.rt.ok(&["start", &id]);
+    let init = sb.init_pid(&id);
+    // SAFETY: kill(2) of the container's init, which we track by pidfd.
+    assert_eq!(unsafe { libc::kill(init, libc::SIGKILL) }, 0);
+    sb.reap_init(&id);
+    assert_eq!(sb.rt.status(&id), "stopped");
+    sb.rt.ok(&["delete", &id]);
+    assert_container_gone(&sb, &id, Some(init));
+}
+
+/// Damage a created container's state.json with `damage`, then check that
+/// state, kill and start fail with one line naming the file, and that
+/// `delete --force` removes the state dir and, when the damaged file still
+/// names the init (`findable`), the init and its cgroup too.
+fn damaged_state(test: &str, damage: fn(&str) -> String, findable: bool) {
+    keel_only!();
+    let mut sb = Sandbox::new(test);
+    sb.bundle.args(&["sleep", "1000"]);
+    let id = sb.id.clone();
+    sb.create(&id);
+    let init = sb.init_pid(&id);
+    let path = sb.state_dir(&id).join("state.json");
+    let text = fs::read_to_string(&path).unwrap();
+    fs::write(&path, damage(&text)).unwrap();
+    for args in [
+        vec!["state", &id],
+        vec!["kill", &id, "KILL"],
+        vec!["start", &id],
+    ] {
+        let out = sb.rt.fails(&args);
+        let err = out.stderr.trim_end();
+        assert_eq!(err.lines().count(), 1, "want one error line: {out}");
+        assert!(
+            err.contains("state.json"),
+            "error does not name the file: {out}"
+        );
+        assert!(
+            err.contains("delete --force"),
+            "error gives no way out: {out}"
+        );
+    }
+    sb.rt.ok(&["delete", "--force", &id]);
+    if findable {
+        assert_container_gone(&sb, &id, Some(init));
+        return;
+    }
+    // Nothing in the file says which process was the init: the state dir
+    // goes, the init is left to whoever started it (here, the sandbox).
+    assert!(!sb.state_dir(&id).exists(), "state dir left behind");
+    let left = PidFd::open(init).expect("the init is still there");
+    assert!(
+        !left.has_exited(),
+        "keel found an init the file does not name"
+    );
+    left.kill(libc::SIGKILL);
+}
+
+#[test]
+fn a_truncated_state_file_is_a_clear_error_and_force_deletes_all() {
+    damaged_state(
+        "fault_truncated_state",
+        |t| t[..t.len() / 2].to_string(),
+        true,
+    );
+}
+
+#[test]
+fn a_garbage_state_file_is_a_clear_error_and_force_deletes_the_dir() {
+    damaged_state("fault_garbage_state", |_| "\u{1}not json\n".into(), false);
+}
+
+#[test]
+fn a_read_only_root_is_a_clear_error_and_leaves_nothing() {
+    let mut sb = Sandbox::new("fault_ro_root");
+    let fs_dir = sb.dir.join("ro");
+    let guard = TmpfsGuard::mount(&fs_dir, "size=1m");
+    guard.remount_read_only();
+    check_bad_root(
+        &mut sb,
+        guard,
+        &fs_dir.join("root"),
+        "Read-only file system",
+    );
+}
+
+#[test]
+fn a_full_root_is_a_clear_error_and_leaves_nothing() {
+    let mut sb = Sandbox::new("fault_full_root");
+    let fs_dir = sb.dir.join("full");
+    let guard = TmpfsGuard::mount(&fs_dir, "size=64k");
+    // The state dir itself may fit (tmpfs directories take no pages);
+    // state.json will not.
+    fs::create_dir(fs_dir.join("root")).unwrap();
+    guard.fill();
+    check_bad_root(
+        &mut sb,
+        guard,
+        &fs_dir.join("root"),
+        "No space left on device",
+    );
+}
+
+/// `create` under `root` (on the filesystem `fs`) must fail with one line
+/// saying `why`, and leave no state dir, cgroup, process or mount.
+fn check_bad_root(sb: &mut Sandbox, fs: TmpfsGuard, root: &Path, why: &str) {
+    let id = sb.id.clone();
+    sb.save_config(&id);
+    let bundle = sb.bundle.dir.to_str().unwrap().to_string();
+    let rt = Runtime::new(
+        common::runtime_path(),
+        root.to_path_buf(),
+        sb.dir.join("out-bad"),
+    );
+    let out = rt.run(&["create", "--bundle", &bundle, &id]);
+    out.assert_failed();
+    if common::is_keel() {
+        let err = out.stderr.trim_end();
+        assert_eq!(err.lines().count(), 1, "want one error line: {out}");
+        assert!(err.contains(why), "error does not say {why:?}: {out}");
+    }
+    assert!(!root.join(&id).exists(), "state dir left under {root:?}");
+    let leftovers: Vec<_> = fs::read_dir(root)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "left in {root:?}: {leftovers:?}");
+    drop(fs);
+    assert_container_gone(sb, &id, None);
+}
+
+fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: mkfifo with a valid C string.
+    let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+    assert_eq!(
+        rc,
+        0,
+        "mkfifo {path:?}: {}",
+        std::io::Error::last_os_error()
+    );
+}
