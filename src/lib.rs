@@ -18,6 +18,7 @@ pub mod logging;
 pub mod namespaces;
 pub mod netdev;
 pub mod process;
+pub mod procfs;
 pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;

@@ -1,30 +1,37 @@
 //! linux.sysctl, domainname and the loopback link: settings that belong to
 //! the container's own namespaces (checked in config validation).
 
+use crate::procfs::{ProcError, ProcRoot};
 use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error)]
-#[error("linux.sysctl.{key}: write {value:?} to /proc/sys/{file}: {source}")]
+#[error("linux.sysctl.{key}: write {value:?}: {source}")]
 pub struct SysctlError {
     key: String,
     value: String,
-    file: String,
-    source: std::io::Error,
+    source: ProcError,
 }
 
-/// Write each sysctl through the container's own /proc, in key order.
+/// Write each sysctl, in key order, through a procfs keel verified: the
+/// container's "/proc" path may not lead to procfs any more (see procfs.rs).
 pub fn apply(map: &HashMap<String, String>) -> Result<(), SysctlError> {
     let mut keys: Vec<_> = map.keys().collect();
     keys.sort();
+    let mut proc: Option<ProcRoot> = None;
     for key in keys {
         let value = &map[key];
-        let file = key.replace('.', "/");
-        std::fs::write(format!("/proc/sys/{file}"), value).map_err(|source| SysctlError {
+        let err = |source| SysctlError {
             key: key.clone(),
             value: value.clone(),
-            file,
             source,
-        })?;
+        };
+        let root = match proc.take() {
+            Some(root) => root,
+            None => ProcRoot::open().map_err(err)?,
+        };
+        let root = proc.insert(root);
+        root.write(&format!("sys/{}", key.replace('.', "/")), value)
+            .map_err(err)?;
     }
     Ok(())
 }

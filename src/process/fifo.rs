@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub const STARTED: u8 = b'S';
@@ -40,23 +40,20 @@ pub fn open_handle(path: &Path) -> std::io::Result<OwnedFd> {
 }
 
 /// Init side: block until `start` opens the fifo, then say we are alive.
-pub fn wait_for_start(handle: &OwnedFd) -> std::io::Result<File> {
-    let path = format!("/proc/self/fd/{}", handle.as_raw_fd());
-    let c = std::ffi::CString::new(path).expect("no NUL in a /proc path");
-    let fd = loop {
-        // SAFETY: valid C string; we own the returned fd.
-        let fd = unsafe { libc::open(c.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
-        if fd >= 0 {
-            break fd;
-        }
-        let err = std::io::Error::last_os_error();
-        if err.kind() != std::io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    };
-    // SAFETY: fd was just opened and is ours.
-    let mut file = unsafe { File::from_raw_fd(fd) };
-    file.write_all(&[STARTED])?;
+/// The fifo is reopened through `proc`, which keel verified: the path
+/// "/proc/self/fd" in the container could lead anywhere by now.
+pub fn wait_for_start(
+    handle: &OwnedFd,
+    proc: &crate::procfs::ProcRoot,
+) -> Result<File, crate::procfs::ProcError> {
+    use std::os::fd::AsFd;
+    let fd = proc.reopen(handle.as_fd(), libc::O_WRONLY)?;
+    let mut file = File::from(fd);
+    file.write_all(&[STARTED])
+        .map_err(|source| crate::procfs::ProcError::Io {
+            path: "exec fifo".into(),
+            source,
+        })?;
     Ok(file)
 }
 

@@ -47,6 +47,8 @@ enum InitError {
     #[error(transparent)]
     Sysctl(#[from] sysctl::SysctlError),
     #[error(transparent)]
+    Proc(#[from] crate::procfs::ProcError),
+    #[error(transparent)]
     LinuxAttr(#[from] linux_attrs::LinuxAttrError),
     #[error(transparent)]
     Userns(#[from] crate::userns::UsernsError),
@@ -70,6 +72,9 @@ fn sys(what: &'static str) -> impl FnOnce(std::io::Error) -> InitError {
 /// What the last phase needs once `start` arrives.
 struct Ready {
     fifo: OwnedFd,
+    /// Opened while the init still may make a procfs (before seccomp and
+    /// the user switch), to reopen the fifo once `start` comes.
+    proc: crate::procfs::ProcRoot,
     program: exec::Program,
 }
 
@@ -133,6 +138,7 @@ fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
         settings::terminal(socket, process, true)?;
     }
     configure_namespaces(spec)?;
+    let proc = crate::procfs::ProcRoot::open()?;
     rootfs::finalize(spec)?;
     join_session_keyring(opts)?;
     settings::apply_limits(process)?;
@@ -146,7 +152,11 @@ fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
         hand_over_listener(ctx, listener)?;
     }
     settings::pass_fds(opts.preserve_fds)?;
-    Ok(Ready { fifo, program })
+    Ok(Ready {
+        fifo,
+        proc,
+        program,
+    })
 }
 
 /// Die with the parent until `Created`: an init orphaned mid-create would
@@ -331,7 +341,7 @@ fn join_session_keyring(opts: &CreateOptions) -> Result<(), InitError> {
 /// After `Created`: wait for `start`, run startContainer hooks, exec.
 /// Failures from here on reach `start` through the fifo.
 fn wait_and_exec(ready: Ready, opts: &CreateOptions, st: &crate::state::State) -> ! {
-    let Ok(mut fifo) = fifo::wait_for_start(&ready.fifo) else {
+    let Ok(mut fifo) = fifo::wait_for_start(&ready.fifo, &ready.proc) else {
         exit(1)
     };
     drop(ready.fifo);

@@ -20,6 +20,8 @@ pub enum SettingsError {
     Identity(#[from] IdentityError),
     #[error(transparent)]
     Rlimit(#[from] RlimitError),
+    #[error("process.oomScoreAdj: {0}")]
+    OomScoreAdj(crate::procfs::ProcError),
     #[error(transparent)]
     Attribute(#[from] super::attributes::AttributeError),
     #[error("{what}: {source}")]
@@ -95,8 +97,10 @@ pub fn terminal(
 
 pub fn apply_limits(process: &Process) -> Result<(), SettingsError> {
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(sys("process.oomScoreAdj: write /proc/self/oom_score_adj"))?;
+        // Through a verified procfs, never the container's "/proc" path.
+        crate::procfs::ProcRoot::open()
+            .and_then(|p| p.write_self("oom_score_adj", &adj.to_string()))
+            .map_err(SettingsError::OomScoreAdj)?;
     }
     if let Some(list) = process.rlimits() {
         rlimits::apply(list)?;

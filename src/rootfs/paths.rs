@@ -57,6 +57,7 @@ pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
         rootfs: PathBuf::from("/"),
         err: StepError::sys("open new root", e),
     })?;
+    proc_still_mounted(spec)?;
     remount_deferred(spec, &m)?;
     if spec
         .root()
@@ -84,6 +85,20 @@ pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
         .map(Vec::as_slice)
         .unwrap_or_default();
     mask_paths(&m, masked)
+}
+
+/// Something sharing the rootfs can rename the procfs mount point away and
+/// plant a directory at /proc: masks and read-only paths would then land on
+/// the decoy and leave the real procfs, still reachable, writable.
+fn proc_still_mounted(spec: &Spec) -> Result<(), RootfsError> {
+    let index = spec.mounts().iter().flatten().position(|m| {
+        m.typ().as_deref() == Some("proc") && resolve::clean(m.destination()) == Path::new("/proc")
+    });
+    let Some(index) = index else { return Ok(()) };
+    crate::procfs::check_mounted().map_err(|e| RootfsError::Mount {
+        index,
+        err: StepError::Refused(format!("after pivot_root: {e}")),
+    })
 }
 
 /// tmpfs mounts and /dev that asked for "ro" were kept writable so they
