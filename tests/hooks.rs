@@ -166,3 +166,24 @@ fn failing_poststop_hook_does_not_fail_delete() {
     );
     assert!(!sb.state_dir(&id).exists());
 }
+
+/// runtime.md step 13: after a failing poststop hook "the remaining hooks
+/// and lifecycle continue as if the hook had succeeded" (runtime-tools'
+/// poststop_fail).
+#[test]
+fn hooks_after_a_failing_poststop_hook_still_run() {
+    let mut sb = Sandbox::new("hook_poststop_rest");
+    sb.bundle.args(&["true"]);
+    sb.bundle.sh_hook("poststop", "exit 1");
+    sb.bundle.sh_hook(
+        "poststop",
+        &format!("echo second >> {}/poststop", sb.shared.display()),
+    );
+    let id = sb.id.clone();
+    sb.create(&id);
+    sb.rt.ok(&["start", &id]);
+    sb.wait_exit(&id);
+    sb.rt.ok(&["delete", &id]);
+    let ran = fs::read_to_string(sb.shared.join("poststop")).unwrap_or_default();
+    assert_eq!(ran, "second\n", "the hook after the failing one");
+}

@@ -392,16 +392,14 @@ fn unexpected(msg: InitMsg, want: &str) -> Result<(), CreateError> {
 }
 
 /// runtime.md: after a failed create hook the container is destroyed and the
-/// poststop hooks run; their failures are only warnings.
+/// poststop hooks run; a failing one is only a warning, and the rest still run.
 pub fn run_poststop(st: &State) {
     let Some(list) = st.hooks.as_ref().and_then(|h| h.poststop().clone()) else {
         return;
     };
-    if let Err(e) = hooks::run(
+    hooks::run_warning(
         HookKind::Poststop,
         &list,
         &hook_state(st, "stopped", st.pid),
-    ) {
-        crate::logging::warn(&e.to_string());
-    }
+    );
 }
