@@ -186,6 +186,7 @@ impl Pending {
 
 pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     check_request(opts)?;
+    warn_ungrantable(&opts.bundle.spec);
     let mut pending = Pending::claim(opts)?;
     let plan = namespaces::plan(&opts.bundle.spec)?;
     let seccomp_profile = opts
@@ -250,6 +251,28 @@ fn check_request(opts: &CreateOptions) -> Result<(), CreateError> {
         return Err(CreateError::NeedConsoleSocket);
     }
     Ok(())
+}
+
+/// config.md: a capability that cannot be granted is logged as a warning,
+/// not an error; the init leaves it out. In a new user namespace the init
+/// holds the full set there, so only the host's limits matter outside one.
+fn warn_ungrantable(spec: &oci_spec::runtime::Spec) {
+    let caps = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.capabilities().as_ref());
+    let Some(caps) = caps else { return };
+    if namespaces::creates(spec, LinuxNamespaceType::User) {
+        return;
+    }
+    let missing = crate::capabilities::ungrantable(caps, &crate::capabilities::grantable());
+    if !missing.is_empty() {
+        crate::logging::warn(&format!(
+            "process.capabilities: {} cannot be granted on this host (not in the runtime's \
+             bounding set): left out",
+            missing.join(", ")
+        ));
+    }
 }
 
 fn initial_state(opts: &CreateOptions) -> State {
