@@ -149,6 +149,22 @@ pub fn run(kind: HookKind, hooks: &[Hook], state_json: &str) -> Result<(), HookE
     Ok(())
 }
 
+/// Run every hook of `hooks` even after one fails, logging each failure as
+/// a warning: runtime.md's rule for poststop hooks ("the remaining hooks and
+/// lifecycle continue as if the hook had succeeded").
+pub fn run_warning(kind: HookKind, hooks: &[Hook], state_json: &str) {
+    for (index, hook) in hooks.iter().enumerate() {
+        let hook_ref = HookRef {
+            kind,
+            index,
+            path: hook.path().clone(),
+        };
+        if let Err(e) = run_one(hook_ref, hook, state_json.as_bytes()) {
+            crate::logging::warn(&e.to_string());
+        }
+    }
+}
+
 fn run_one(hook_ref: HookRef, hook: &Hook, state: &[u8]) -> Result<(), HookError> {
     let timeout = match hook.timeout() {
         Some(secs) if secs <= 0 => {

@@ -71,15 +71,29 @@ pub fn start(c: &Container, st: &State) -> Result<(), LifecycleError> {
         .as_ref()
         .and_then(|h| h.poststart().clone())
         .unwrap_or_default();
-    if let Err(e) = hooks::run(
-        HookKind::Poststart,
-        &poststart,
-        &hook_state(st, "running", st.pid),
-    ) {
+    let state_json = hook_state(st, "running", st.pid);
+    if !poststart_failure_stops(&st.oci_version) {
+        hooks::run_warning(HookKind::Poststart, &poststart, &state_json);
+        return Ok(());
+    }
+    if let Err(e) = hooks::run(HookKind::Poststart, &poststart, &state_json) {
         let _ = syscall::pidfd_send_signal(&pidfd, libc::SIGKILL);
         return Err(LifecycleError::Poststart(e));
     }
     Ok(())
+}
+
+/// runtime-spec 1.0.2 to 1.2.x say a failing poststart hook is a warning and
+/// the container keeps running; 1.3.0 made it an error that stops the
+/// container (runc's behaviour all along). keel honours the version the
+/// bundle declares; one it cannot read gets the newest rule.
+fn poststart_failure_stops(oci_version: &str) -> bool {
+    let mut parts = oci_version.split(['.', '-', '+']);
+    let mut number = || parts.next().and_then(|p| p.parse::<u64>().ok());
+    match (number(), number()) {
+        (Some(major), Some(minor)) => (major, minor) >= (1, 3),
+        _ => true,
+    }
 }
 
 /// Signal the init, or with `all` every process of the container's cgroup.
@@ -248,4 +262,19 @@ pub fn resume(c: &Container, st: &State) -> Result<(), LifecycleError> {
 
 pub fn cgroup_of(st: &State) -> Result<&Cgroup, LifecycleError> {
     st.cgroup.as_ref().ok_or(LifecycleError::NoCgroup)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::poststart_failure_stops;
+
+    #[test]
+    fn poststart_rule_follows_the_declared_spec_version() {
+        for v in ["1.0.0", "1.0.2-dev", "1.1.0", "1.2.1"] {
+            assert!(!poststart_failure_stops(v), "{v}");
+        }
+        for v in ["1.3.0", "1.3.0-rc.1", "1.10.0", "2.0.0", "", "x"] {
+            assert!(poststart_failure_stops(v), "{v}");
+        }
+    }
 }

@@ -166,3 +166,68 @@ fn failing_poststop_hook_does_not_fail_delete() {
     );
     assert!(!sb.state_dir(&id).exists());
 }
+
+/// runtime.md step 13: after a failing poststop hook "the remaining hooks
+/// and lifecycle continue as if the hook had succeeded" (runtime-tools'
+/// poststop_fail).
+#[test]
+fn hooks_after_a_failing_poststop_hook_still_run() {
+    let mut sb = Sandbox::new("hook_poststop_rest");
+    sb.bundle.args(&["true"]);
+    sb.bundle.sh_hook("poststop", "exit 1");
+    sb.bundle.sh_hook(
+        "poststop",
+        &format!("echo second >> {}/poststop", sb.shared.display()),
+    );
+    let id = sb.id.clone();
+    sb.create(&id);
+    sb.rt.ok(&["start", &id]);
+    sb.wait_exit(&id);
+    sb.rt.ok(&["delete", &id]);
+    let ran = fs::read_to_string(sb.shared.join("poststop")).unwrap_or_default();
+    assert_eq!(ran, "second\n", "the hook after the failing one");
+}
+
+/// A container whose process waits until killed, a failing poststart hook
+/// and a recording one after it, with config.json's ociVersion set.
+fn failing_poststart(test: &str, oci_version: &str) -> (Sandbox, common::Output) {
+    let mut sb = Sandbox::new(test);
+    sb.bundle.set("/ociVersion", Value::from(oci_version));
+    sb.bundle.args(&["sleep", "1000"]);
+    sb.bundle.sh_hook("poststart", "exit 1");
+    sb.bundle.sh_hook(
+        "poststart",
+        &format!("echo second >> {}/poststart", sb.shared.display()),
+    );
+    let id = sb.id.clone();
+    sb.create(&id);
+    let out = sb.rt.run(&["start", &id]);
+    (sb, out)
+}
+
+/// runtime-spec 1.0.2 to 1.2: a failing poststart hook is a warning, the
+/// remaining hooks run and the container keeps running (runtime-tools'
+/// poststart_fail).
+#[test]
+fn failing_poststart_hook_warns_for_bundles_before_spec_1_3() {
+    let (sb, out) = failing_poststart("hook_poststart_warns", "1.2.0");
+    out.assert_ok();
+    let id = sb.id.clone();
+    assert_eq!(sb.rt.status(&id), "running");
+    let ran = fs::read_to_string(sb.shared.join("poststart")).unwrap_or_default();
+    assert_eq!(ran, "second\n", "the hook after the failing one");
+    sb.rt.ok(&["delete", "--force", &id]);
+}
+
+/// runtime-spec 1.3.0: a failing poststart hook fails start and stops the
+/// container; the hooks after it do not run.
+#[test]
+fn failing_poststart_hook_stops_the_container_from_spec_1_3() {
+    let (sb, out) = failing_poststart("hook_poststart_stops", "1.3.0");
+    out.assert_failed();
+    let id = sb.id.clone();
+    sb.wait_exit(&id);
+    assert_eq!(sb.rt.status(&id), "stopped");
+    assert!(!sb.shared.join("poststart").exists(), "second hook ran");
+    sb.rt.ok(&["delete", &id]);
+}

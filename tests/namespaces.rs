@@ -59,6 +59,37 @@ fn joining_uts_and_network_by_path_shares_hostname_and_network() {
     assert_eq!(lines, ["alpha", &ns_link(a_pid, "net")], "{out}");
 }
 
+/// config.md sets the hostname "in the container UTS namespace", which may
+/// be one joined by path (runtime-tools' linux_ns_path; runc accepts it).
+#[test]
+fn hostname_may_be_set_in_a_uts_namespace_joined_by_path() {
+    let mut sb = Sandbox::new("ns_join_uts_hostname");
+    let a = sb.other_id("a");
+    let a_pid = start_alpha(&mut sb, &a);
+    join_namespace(&mut sb, "uts", &format!("/proc/{a_pid}/ns/uts"));
+    sb.bundle.hostname("beta").sh("hostname");
+    let out = sb.run(&sb.other_id("b"), &[]);
+    out.assert_ok();
+    assert_eq!(out.stdout.trim_end(), "beta", "{out}");
+}
+
+/// Joining the runtime's own UTS namespace by path and setting a hostname
+/// would rename the host: refused like a hostname without a uts entry.
+#[test]
+fn hostname_in_the_runtimes_own_uts_namespace_is_refused() {
+    let mut sb = Sandbox::new("ns_join_host_uts");
+    let ours = format!("/proc/{}/ns/uts", std::process::id());
+    join_namespace(&mut sb, "uts", &ours);
+    sb.bundle.hostname("renamed").args(&["true"]);
+    let id = sb.id.clone();
+    let out = sb.try_create(&id, &[]);
+    out.assert_failed();
+    if is_keel() {
+        assert!(out.stderr.contains("hostname"), "{out}");
+    }
+    sb.assert_nothing_left(&id);
+}
+
 #[test]
 fn joining_a_pid_namespace_by_path_sees_its_processes() {
     let mut sb = Sandbox::new("ns_join_pid");

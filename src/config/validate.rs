@@ -224,19 +224,39 @@ fn intel_rdt_problem() -> String {
     }
 }
 
+/// config.md only says a hostname is set in the container's UTS namespace;
+/// that may be one joined by path (runc accepts it too). What must not
+/// happen is renaming the host: with no uts entry, or one whose path is the
+/// runtime's own namespace, the container would share it.
 fn check_uts(spec: &Spec, problems: &mut Vec<Problem>) {
-    let own_uts = namespaces::creates(spec, LinuxNamespaceType::Uts);
-    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
-        problems.push(Problem::new(
-            "hostname",
-            "setting a hostname needs a new uts namespace in linux.namespaces",
-        ));
+    let own_uts = namespaces::list(spec)
+        .iter()
+        .find(|n| n.typ() == LinuxNamespaceType::Uts)
+        .is_some_and(|n| n.path().as_deref().is_none_or(|p| !is_runtime_uts(p)));
+    for (field, value) in [
+        ("hostname", spec.hostname()),
+        ("domainname", spec.domainname()),
+    ] {
+        if value.as_ref().is_some_and(|v| !v.is_empty()) && !own_uts {
+            problems.push(Problem::new(
+                field,
+                format!(
+                    "setting a {field} needs a uts namespace in linux.namespaces \
+                     other than the runtime's own"
+                ),
+            ));
+        }
     }
-    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
-        problems.push(Problem::new(
-            "domainname",
-            "setting a domainname needs a new uts namespace in linux.namespaces",
-        ));
+}
+
+/// Whether `path` names the uts namespace keel itself runs in. A path that
+/// cannot be read is left to the join step, which reports it.
+fn is_runtime_uts(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ours = std::fs::metadata("/proc/self/ns/uts");
+    match (std::fs::metadata(path), ours) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
     }
 }
 

@@ -201,6 +201,7 @@ impl Pending {
 
 pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     check_request(opts)?;
+    warn_ungrantable(&opts.bundle.spec);
     let mut pending = Pending::claim(opts)?;
     let plan = namespaces::plan(&opts.bundle.spec)?;
     let seccomp_profile = opts
@@ -341,6 +342,28 @@ fn check_request(opts: &CreateOptions) -> Result<(), CreateError> {
         return Err(CreateError::NeedConsoleSocket);
     }
     Ok(())
+}
+
+/// config.md: a capability that cannot be granted is logged as a warning,
+/// not an error; the init leaves it out. In a new user namespace the init
+/// holds the full set there, so only the host's limits matter outside one.
+fn warn_ungrantable(spec: &oci_spec::runtime::Spec) {
+    let caps = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.capabilities().as_ref());
+    let Some(caps) = caps else { return };
+    if namespaces::creates(spec, LinuxNamespaceType::User) {
+        return;
+    }
+    let missing = crate::capabilities::ungrantable(caps, &crate::capabilities::grantable());
+    if !missing.is_empty() {
+        crate::logging::warn(&format!(
+            "process.capabilities: {} cannot be granted on this host (not in the runtime's \
+             bounding set): left out",
+            missing.join(", ")
+        ));
+    }
 }
 
 fn initial_state(opts: &CreateOptions) -> State {
@@ -498,16 +521,14 @@ fn unexpected(msg: InitMsg, want: &str) -> Result<(), CreateError> {
 }
 
 /// runtime.md: after a failed create hook the container is destroyed and the
-/// poststop hooks run; their failures are only warnings.
+/// poststop hooks run; a failing one is only a warning, and the rest still run.
 pub fn run_poststop(st: &State) {
     let Some(list) = st.hooks.as_ref().and_then(|h| h.poststop().clone()) else {
         return;
     };
-    if let Err(e) = hooks::run(
+    hooks::run_warning(
         HookKind::Poststop,
         &list,
         &hook_state(st, "stopped", st.pid),
-    ) {
-        crate::logging::warn(&e.to_string());
-    }
+    );
 }

@@ -114,13 +114,16 @@ pub fn apply_limits(process: &Process) -> Result<(), SettingsError> {
 /// other sets. Without process.capabilities the sets are left as they are.
 pub fn switch_user(process: &Process) -> Result<(), SettingsError> {
     let caps = process.capabilities().as_ref();
+    // Read before the bounding set shrinks: it is what the runtime (or, in
+    // a new user namespace, the namespace's full set) can grant.
+    let grantable = capabilities::grantable();
     if let Some(caps) = caps {
-        capabilities::drop_bounding(caps)?;
+        capabilities::drop_bounding(caps, &grantable)?;
     }
     identity::switch(process.user())?;
     identity::apply_umask(process.user());
     if let Some(caps) = caps {
-        capabilities::apply(caps)?;
+        capabilities::apply(caps, &grantable)?;
     }
     Ok(())
 }

@@ -142,7 +142,11 @@ pub fn mount_problems(index: usize, m: &Mount) -> Vec<Problem> {
         let f = field(&format!("options[{j}]"));
         if UNSUPPORTED.contains(&opt.as_str()) {
             out.push(problem(f, format!("mount option {opt:?} is not supported")));
-        } else if kind == Kind::Bind {
+        } else if kind == Kind::Bind && !opt.contains('=') {
+            // `key=value` is filesystem data, which mount(2) ignores for
+            // MS_BIND, and runc passes it along (runtime-tools' mounts puts
+            // mode= and size= on binds); a bare unknown word is more likely
+            // a misspelt flag.
             out.push(problem(
                 f,
                 format!("unknown mount option {opt:?} for a bind mount"),
