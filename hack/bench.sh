@@ -12,7 +12,8 @@
 # rotated (hack/bench.py), with the peak RSS of each command; then 100
 # containers created, started and force-deleted 8 at a time. Prints medians
 # and the ratios keel/runc and keel/crun.
-# KEEL_BIN=path benchmarks that binary instead of building keel in release mode.
+# KEEL_BIN=path benchmarks that binary instead of building keel as shipped
+# (hack/build-release.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 iterations=${1:-30}
@@ -31,8 +32,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ -z "${KEEL_BIN:-}" ]; then
-	cargo build --release
-	KEEL_BIN=$PWD/target/release/keel
+	KEEL_BIN=$(hack/build-release.sh)
 fi
 ls -l "$KEEL_BIN" | awk '{print "keel binary: " $5 " bytes"}'
 

@@ -58,3 +58,31 @@ pub fn apply_umask(user: &User) {
         mask as libc::mode_t,
     ));
 }
+
+/// The name of host user `uid`, from /etc/passwd. Read directly, not
+/// through NSS: keel's release build is static, and a static binary
+/// cannot load glibc's NSS modules reliably (nor should `list` pay for
+/// reading nsswitch.conf).
+pub fn host_user_name(uid: u32) -> Option<String> {
+    let text = std::fs::read_to_string("/etc/passwd").ok()?;
+    user_name_in(&text, uid)
+}
+
+fn user_name_in(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut f = line.split(':');
+        let (name, _, id) = (f.next()?, f.next()?, f.next()?);
+        (id.parse() == Ok(uid)).then(|| name.to_string())
+    })
+}
+
+#[cfg(test)]
+mod passwd_tests {
+    #[test]
+    fn a_name_is_found_by_uid_and_malformed_lines_are_skipped() {
+        let text = "root:x:0:0::/root:/bin/sh\nbroken\nuser:x:1000:1000::/home/user:/bin/sh\n";
+        assert_eq!(super::user_name_in(text, 1000).as_deref(), Some("user"));
+        assert_eq!(super::user_name_in(text, 0).as_deref(), Some("root"));
+        assert_eq!(super::user_name_in(text, 7), None);
+    }
+}

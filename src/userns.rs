@@ -208,10 +208,7 @@ fn parent_ranges(ids: Ids) -> Vec<Range> {
 fn delegated_ranges(ids: Ids) -> Vec<Range> {
     let me = ids.caller();
     let uid = nix::unistd::geteuid();
-    let name = nix::unistd::User::from_uid(uid)
-        .ok()
-        .flatten()
-        .map(|u| u.name);
+    let name = crate::identity::host_user_name(uid.as_raw());
     let mut out = vec![(u64::from(me), u64::from(me) + 1)];
     let text = std::fs::read_to_string(ids.subid_file()).unwrap_or_default();
     for line in text.lines() {

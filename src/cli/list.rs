@@ -17,8 +17,7 @@ pub fn run(cli: &super::Cli, args: &super::ListArgs) -> anyhow::Result<()> {
     };
     entries.sort_by_key(|e| e.file_name());
     let mut states = Vec::new();
-    // One user-database lookup per owner, not per container: the lookup
-    // reads nsswitch.conf and the passwd file every time.
+    // One passwd lookup per owner, not per container.
     let mut owners: HashMap<u32, String> = HashMap::new();
     for entry in &entries {
         let dir = entry.path();
@@ -57,11 +56,7 @@ pub fn run(cli: &super::Cli, args: &super::ListArgs) -> anyhow::Result<()> {
 }
 
 fn owner_name(uid: u32) -> String {
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| format!("#{uid}"))
+    crate::identity::host_user_name(uid).unwrap_or_else(|| format!("#{uid}"))
 }
 
 /// Go's tabwriter with minwidth 12, padding 3, as runc configures it: every
