@@ -171,6 +171,14 @@ fn claimed_namespaces_work_and_unclaimed_ones_are_refused() {
     let mut sb = Sandbox::new("features_ns");
     let list: Vec<Value> = claimed.iter().map(|n| json!({"type": n})).collect();
     sb.bundle.set("/linux/namespaces", json!(list));
+    if claimed.iter().any(|n| n == "user") {
+        // A new user namespace needs mappings; map root to root so the
+        // rootfs and everything else stay as they are.
+        let map = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+        sb.bundle
+            .set("/linux/uidMappings", map.clone())
+            .set("/linux/gidMappings", map);
+    }
     let script: Vec<String> = claimed
         .iter()
         .map(|n| format!("readlink /proc/self/ns/{}", proc_name(n)))

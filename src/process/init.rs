@@ -217,13 +217,14 @@ fn join_namespaces(plan: &Plan) -> Result<(), InitError> {
 /// namespace, so that its root is the container's cgroup and not keel's.
 /// Mount the rootfs while the parent places us in our cgroup: the first
 /// cgroup.procs write of a v1 host waits for an RCU grace period (about
-/// 10 ms), which the mounts before the first cgroup mount now overlap. A
-/// new cgroup namespace must wait for the placement (its root is the cgroup
-/// we are in when we unshare), and the cgroup mounts for that namespace;
-/// without one, the placement is awaited after MountsReady.
+/// 10 ms), which the mounts before the first cgroup mount now overlap.
+/// The placement must be complete before a cgroup mount (a bind of our own
+/// cgroup, or a fresh one in a new cgroup namespace, whose root is the
+/// cgroup we are in when we unshare), and before anything runs in the
+/// container; without a cgroup mount it is awaited after the mounts.
 fn prepare_rootfs(ctx: &InitContext) -> Result<(), InitError> {
     let spec = &ctx.opts.bundle.spec;
-    let mut entered = !ctx.plan.unshare_cgroup;
+    let mut entered = false;
     let mut failure = None;
     let result = rootfs::prepare(spec, &ctx.opts.bundle.rootfs, &mut || {
         entered = true;
@@ -243,8 +244,13 @@ fn prepare_rootfs(ctx: &InitContext) -> Result<(), InitError> {
     Ok(())
 }
 
+/// Wait until the parent has placed us; then make the cgroup namespace,
+/// if the config asks for one.
 fn enter_cgroup(ctx: &InitContext) -> Result<(), InitError> {
     wait_placed(ctx)?;
+    if !ctx.plan.unshare_cgroup {
+        return Ok(());
+    }
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
         .map_err(|e| sys("linux.namespaces: unshare the cgroup namespace")(e.into()))
 }
@@ -258,9 +264,6 @@ fn wait_placed(ctx: &InitContext) -> Result<(), InitError> {
 
 fn wait_for_runtime_hooks(ctx: &InitContext) -> Result<(), InitError> {
     ctx.to_parent.send(&InitMsg::MountsReady)?;
-    if !ctx.plan.unshare_cgroup {
-        wait_placed(ctx)?;
-    }
     match ctx.from_parent.recv()? {
         ParentMsg::HooksDone => Ok(()),
         _ => Err(InitError::Protocol("a message before HooksDone")),

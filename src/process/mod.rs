@@ -29,11 +29,11 @@
 //!                                               timens_offsets; exec enters it)
 //!  put the init in its cgroup                   prepare rootfs (mounts, devices: bound
 //!  (overlaps the init's mounts: the first        from the host in a user namespace);
-//!  v1 cgroup.procs write waits ~10 ms)          just before the first cgroup mount,
-//!                      ───── Placed ──────────▶ (a new cgroup namespace: unshare now,
-//!                                               so its root is the container's cgroup)
+//!  v1 cgroup.procs write waits ~10 ms)          wait for Placed just before the first
+//!                      ───── Placed ──────────▶ cgroup mount (or after the last mount);
+//!                                               a new cgroup namespace: unshare then,
+//!                                               so its root is the container's cgroup
 //!                      ◀──── MountsReady ──────
-//!                      (no new cgroup namespace: Placed is awaited here)
 //!  prestart, createRuntime hooks (host ns)
 //!                      ───── HooksDone ───────▶ createContainer hooks
 //!                                               pivot_root

@@ -326,9 +326,11 @@ fn proc_through_symlink_and_bad_options_are_refused() {
     let s = spec(
         r#"{"ociVersion":"1.2.0","mounts":[{"destination":"/proc","type":"proc","source":"proc"}]}"#,
     );
-    let err = in_child(CloneFlags::empty(), || match super::prepare(&s, &rootfs, &mut || Ok(())) {
-        Ok(()) => Ok(()),
-        Err(e) => Err(e.to_string()),
+    let err = in_child(CloneFlags::empty(), || {
+        match super::prepare(&s, &rootfs, &mut || Ok(())) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
     })
     .unwrap_err();
     assert!(
