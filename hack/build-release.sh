@@ -13,4 +13,4 @@ cd "$(dirname "$0")/.."
 triple=$(rustc -vV | sed -n 's/^host: //p')
 RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
 	cargo build --release --target "$triple" >&2
-echo "$PWD/target/$triple/release/keel"
+echo "${CARGO_TARGET_DIR:-$PWD/target}/$triple/release/keel"

@@ -22,10 +22,17 @@ struct Rootless {
     rt: Runtime,
     inits: Vec<PidFd>,
     ids: Vec<String>,
+    /// Held for the test's life, and dropped last: useradd and userdel
+    /// rewrite /etc/subuid and /etc/subgid whole, so a test adding its
+    /// range while another test's user comes or goes could lose it.
+    _users: std::sync::MutexGuard<'static, ()>,
 }
+
+static USERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Rootless {
     fn new(test: &str) -> Rootless {
+        let users = USERS.lock().unwrap_or_else(|e| e.into_inner());
         sys::become_subreaper();
         let template = common::bundle::template();
         static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -45,6 +52,7 @@ impl Rootless {
             dir,
             inits: Vec::new(),
             ids: Vec::new(),
+            _users: users,
         };
         common::bundle::copy_tree(&template.join("rootfs"), &me.bundle().join("rootfs"));
         me.reachable();
