@@ -3,7 +3,7 @@
 //! `exec` without `--detach`.
 
 use crate::console;
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::SigSet;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
@@ -97,7 +97,7 @@ fn poll(
     }
 }
 
-/// Reap on SIGCHLD, resize on SIGWINCH, forward everything else.
+/// Reap on SIGCHLD, resize the terminal on SIGWINCH, forward the rest.
 fn handle_signals(
     sfd: &SignalFd,
     pid: i32,
@@ -105,24 +105,32 @@ fn handle_signals(
 ) -> anyhow::Result<Option<i32>> {
     while let Some(info) = sfd.read_signal()? {
         let signo = info.ssi_signo as i32;
-        match Signal::try_from(signo) {
-            Ok(Signal::SIGCHLD) => {
+        match (signo, master) {
+            (libc::SIGCHLD, _) => {
+                // One sent with kill(2) is for the container like any other
+                // signal; a child's exit may have merged into it, so reap
+                // either way.
+                if info.ssi_code <= 0 {
+                    forward(pid, signo);
+                }
                 if let Some(code) = reap(pid)? {
                     return Ok(Some(code));
                 }
             }
-            Ok(Signal::SIGWINCH) => {
-                if let Some(m) = master {
-                    let _ = console::copy_winsize(std::io::stdin().as_fd(), m.as_fd());
-                }
+            // The resize makes the kernel signal the terminal's foreground
+            // processes; without a terminal SIGWINCH is forwarded as it is.
+            (libc::SIGWINCH, Some(m)) => {
+                let _ = console::copy_winsize(std::io::stdin().as_fd(), m.as_fd());
             }
-            _ => {
-                // SAFETY: kill(2) on our own child's pid, which we have not reaped.
-                unsafe { libc::kill(pid, signo) };
-            }
+            _ => forward(pid, signo),
         }
     }
     Ok(None)
+}
+
+fn forward(pid: i32, signo: i32) {
+    // SAFETY: kill(2) on our own child's pid, which we have not reaped.
+    unsafe { libc::kill(pid, signo) };
 }
 
 /// Reap every exited child (we are a subreaper); report the init's status.

@@ -54,11 +54,30 @@ impl Problem {
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (path, message) = (Escaped(&self.path), Escaped(&self.message));
         if self.path.is_empty() {
-            write!(f, "config.json: {}", self.message)
+            write!(f, "config.json: {message}")
         } else {
-            write!(f, "config.json: {}: {}", self.path, self.message)
+            write!(f, "config.json: {path}: {message}")
         }
+    }
+}
+
+/// Text from the document (a map key in a path, a value in a message) with
+/// control characters escaped: a key holding a newline must not split the
+/// one-line error an engine shows, nor a terminal escape reach its log.
+struct Escaped<'a>(&'a str);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_debug())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
     }
 }
 
