@@ -274,6 +274,15 @@ check_run_tty() {
 	local out rc=0
 	out=$(eng_pty run_fg "$ENGINE-tty" --tty -- sh -c 'tty; exit 4') || rc=$?
 	say "$out"
+	if [ -z "$out" ] && [ "$rc" = 4 ]; then
+		# podman sometimes loses the whole output of a container that exits
+		# at once (seen with runc as well, README "Engines"): the status
+		# came through, so ask once more rather than fail on its race.
+		say "no output at all: once more (podman's attach/exit race)"
+		rc=0
+		out=$(eng_pty run_fg "$ENGINE-tty" --tty -- sh -c 'tty; exit 4') || rc=$?
+		say "$out"
+	fi
 	expect_contains "tty in run -t" /dev/pts/ "$out"
 	expect_eq "exit status through the pty" 4 "$rc"
 }
