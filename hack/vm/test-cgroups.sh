@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run keel's cgroup and lifecycle integration tests in the test VM, on a pure
+# Run keel's cgroup, lifecycle and events integration tests in the test VM, on a pure
 # cgroup v2 host (the default) or a pure v1 one, which this project's hybrid
 # machines cannot be.
 #
@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-tests=(cgroups lifecycle)
+tests=(cgroups lifecycle events)
 # cargo names each artifact it builds; the test harness executables and
 # keel's own binary are the ones needed.
 plan=$(cargo test --no-run --message-format=json "${tests[@]/#/--test=}" |
