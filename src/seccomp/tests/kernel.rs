@@ -268,7 +268,10 @@ fn podman_profile_loads_fast_and_runs_programs() {
     // Speed is judged by the benchmark, not here (this machine is noisy: a
     // 50 ms bound failed under load): the bound only catches a compiler
     // gone quadratic, which would take seconds for ~430 names.
-    assert!(compile_time < Duration::from_millis(500), "{compile_time:?}");
+    assert!(
+        compile_time < Duration::from_millis(500),
+        "{compile_time:?}"
+    );
     exec_under(&f, &["/bin/true"], "");
     if std::path::Path::new("/bin/busybox").exists() {
         exec_under(
