@@ -44,11 +44,16 @@ impl Rootless {
             .expect("run useradd");
         assert!(add.success(), "useradd {name}");
         let dir = Path::new(common::sandbox::BASE).join(format!("{test}-{}", std::process::id()));
+        // The user runs a copy in its own directory: the build's may sit
+        // under a directory only root can walk (a checkout in /root).
+        fs::create_dir_all(&dir).unwrap();
+        let bin = dir.join("keel");
+        fs::copy(common::runtime_path(), &bin).expect("copy keel for the user");
         let me = Rootless {
             uid: id_of(&name, "-u"),
             gid: id_of(&name, "-g"),
             name,
-            rt: Runtime::new(common::runtime_path(), dir.join("root"), dir.join("out")),
+            rt: Runtime::new(bin, dir.join("root"), dir.join("out")),
             dir,
             inits: Vec::new(),
             ids: Vec::new(),
@@ -69,7 +74,7 @@ impl Rootless {
         self.dir.join("bundle")
     }
 
-    /// The user needs to walk to its directory (and to the binary).
+    /// The user needs to walk to its directory (its copy of keel is there).
     fn reachable(&self) {
         use std::os::unix::fs::PermissionsExt;
         for dir in self.dir.ancestors().skip(1) {
