@@ -65,11 +65,13 @@
 
 pub mod attributes;
 mod channel;
+mod checks;
 pub mod fifo;
 mod init;
 pub mod join;
 pub mod linux_attrs;
 mod parent;
+mod pending;
 mod settings;
 
 pub use parent::{create, run_poststop, CreateOptions, Created};

@@ -2,16 +2,17 @@
 //! runtime-namespace hooks, and record the result.
 
 use super::channel::{channel, ChannelError, Receiver, Sender};
+use super::checks;
 use super::init::{self, InitContext};
+use super::pending::{self, Pending};
 use super::{hook_state, InitMsg, ParentMsg};
-use crate::cgroups::{self, Cgroup, CgroupError};
+use crate::cgroups::{Cgroup, CgroupError};
 use crate::config::Bundle;
 use crate::hooks::{self, HookKind};
 use crate::namespaces::{self, NamespaceError, Plan};
 use crate::seccomp;
-use crate::state::{self, Container, State, StateError};
+use crate::state::{Container, State, StateError};
 use crate::syscall;
-use oci_spec::runtime::LinuxNamespaceType;
 use std::path::Path;
 
 pub struct CreateOptions<'a> {
@@ -87,161 +88,23 @@ pub enum CreateError {
     },
 }
 
-/// Undo a create that did not finish: kill the init, run nothing else, and
-/// remove the state directory. Disarmed by `finish`.
-struct Pending {
-    container: Option<Container>,
-    pid: i32,
-    cgroup: Option<Cgroup>,
-}
-
-impl Drop for Pending {
-    fn drop(&mut self) {
-        if self.pid > 0 {
-            let pid = nix::unistd::Pid::from_raw(self.pid);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(pid, None);
-        }
-        if let Some(cgroup) = self.cgroup.take() {
-            let _ = cgroup.remove();
-        }
-        if let Some(c) = self.container.take() {
-            let _ = c.remove();
-        }
-    }
-}
-
-impl Pending {
-    /// Claim the id (the state directory is the claim) and make the fifo.
-    fn claim(opts: &CreateOptions) -> Result<Pending, CreateError> {
-        let container = state::create_dir(opts.root, opts.id)?;
-        let pending = Pending {
-            container: Some(container),
-            pid: 0,
-            cgroup: None,
-        };
-        make_fifo(&pending.container().fifo())?;
-        Ok(pending)
-    }
-
-    fn container(&self) -> &Container {
-        self.container
-            .as_ref()
-            .expect("pending holds the container until finish")
-    }
-
-    /// Make the container's cgroup with its limits, before any process
-    /// exists, so a bad limit fails create with nothing to kill. The state
-    /// names the cgroup first, so that even a crash here leaves something
-    /// `delete --force` can find.
-    fn make_cgroup(&mut self, st: &mut State, opts: &CreateOptions) -> Result<(), CreateError> {
-        let spec = &opts.bundle.spec;
-        let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
-        let cgroup = Cgroup::for_container(path.as_deref(), opts.id)?;
-        st.cgroup = Some(cgroup.clone());
-        self.container().save(st)?;
-        if let Err(e) = cgroup.create(Some(&cgroups::container_resources(spec))) {
-            return skip_cgroup(st, opts, e).and_then(|()| Ok(self.container().save(st)?));
-        }
-        let (path, kind) = (cgroup.path().display(), cgroup.kind());
-        crate::logging::debug(&format!(
-            "container {}: cgroup {path} ({kind:?} host)",
-            opts.id
-        ));
-        self.cgroup = Some(cgroup);
-        Ok(())
-    }
-
-    /// Move the init into its cgroup. It is still building its rootfs, so
-    /// the kernel's wait on a v1 cgroup.procs write overlaps that work, and
-    /// it runs no code of the container's before this is done.
-    /// `in_unified`: clone3 already started it in the cgroup2 directory.
-    fn place_init(&self, pid: i32, in_unified: bool) -> Result<(), CreateError> {
-        match &self.cgroup {
-            Some(cgroup) => Ok(cgroup.add_after_clone(pid, in_unified)?),
-            None => Ok(()),
-        }
-    }
-
-    /// Record the init as soon as it exists, so a crash from here on leaves
-    /// a state that `delete --force` can act on.
-    fn record_init(&mut self, st: &mut State, pid: i32) -> Result<(), CreateError> {
-        crate::logging::debug(&format!("container {}: init cloned as pid {pid}", st.id));
-        self.pid = pid;
-        st.pid = pid;
-        st.pid_start_time = state::proc_start_time(pid).map(|(t, _)| t).unwrap_or(0);
-        Ok(self.container().save(st)?)
-    }
-
-    /// Mark the container created, write the pid file, and disarm.
-    fn finish(mut self, opts: &CreateOptions, mut st: State) -> Result<Created, CreateError> {
-        st.created_done = true;
-        self.container().save(&st)?;
-        if let Some(path) = opts.pid_file {
-            state::write_atomic(path, st.pid.to_string().as_bytes()).map_err(|source| {
-                CreateError::PidFile {
-                    path: path.to_path_buf(),
-                    source,
-                }
-            })?;
-        }
-        crate::logging::debug(&format!("container {}: created", opts.id));
-        self.pid = 0;
-        self.cgroup = None;
-        let container = self
-            .container
-            .take()
-            .expect("pending holds the container until finish");
-        Ok(Created {
-            container,
-            state: st,
-        })
-    }
-}
-
 pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
-    check_request(opts)?;
-    warn_ungrantable(&opts.bundle.spec);
+    checks::check_request(opts)?;
+    checks::warn_ungrantable(&opts.bundle.spec);
     let mut pending = Pending::claim(opts)?;
     let plan = namespaces::plan(&opts.bundle.spec)?;
-    let seccomp_profile = opts
-        .bundle
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.seccomp().as_ref());
-    let filter = seccomp_profile.map(seccomp::compile).transpose()?;
-    if let Some(f) = &filter {
-        let notify = if f.has_notify() {
-            ", with a listener"
-        } else {
-            ""
-        };
-        crate::logging::debug(&format!(
-            "container {}: seccomp filter of {} instructions{notify}",
-            opts.id,
-            f.len()
-        ));
-    }
-    let mut st = initial_state(opts);
+    let filter = compile_seccomp(opts)?;
+    let mut st = pending::initial_state(opts);
     pending.make_cgroup(&mut st, opts)?;
     let (to_parent, from_init) = channel::<InitMsg>()?;
     let (to_init, from_parent) = channel::<ParentMsg>()?;
-    let fifo = pending.container().fifo();
     let console = connect_console(opts)?;
     let ctx = InitContext {
         opts,
         state: &st,
         seccomp: filter.as_ref(),
         plan: &plan,
-        // Opened here: the state directory is root's alone, and an init in
-        // a user namespace could not even look it up.
-        fifo: Some(
-            super::fifo::open_handle(&fifo).map_err(|source| CreateError::Fifo {
-                path: fifo.clone(),
-                source: nix::Error::from_raw(source.raw_os_error().unwrap_or(libc::EIO)),
-            })?,
-        ),
+        fifo: Some(open_fifo(&pending)?),
         console_fd: opts
             .console_fd
             .or(console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd)),
@@ -274,33 +137,34 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     pending.finish(opts, st)
 }
 
-/// Rootless, as runc does: without a delegated cgroup the container stays
-/// in the caller's, which is fine unless the config asks for limits.
-fn skip_cgroup(st: &mut State, opts: &CreateOptions, e: CgroupError) -> Result<(), CreateError> {
-    let spec = &opts.bundle.spec;
-    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
-    if !opts.rootless || resources.is_some_and(sets_limits) {
-        if opts.rootless {
-            return Err(CreateError::RootlessLimits(e));
-        }
-        return Err(e.into());
-    }
-    crate::logging::debug(&format!("container {}: rootless, no cgroup ({e})", opts.id));
-    st.cgroup = None;
-    Ok(())
+/// The profile is compiled here, before the clone: the init only loads it.
+fn compile_seccomp(opts: &CreateOptions) -> Result<Option<seccomp::Filter>, CreateError> {
+    let linux = opts.bundle.spec.linux().as_ref();
+    let Some(profile) = linux.and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(None);
+    };
+    let filter = seccomp::compile(profile)?;
+    let notify = if filter.has_notify() {
+        ", with a listener"
+    } else {
+        ""
+    };
+    crate::logging::debug(&format!(
+        "container {}: seccomp filter of {} instructions{notify}",
+        opts.id,
+        filter.len()
+    ));
+    Ok(Some(filter))
 }
 
-/// Whether `r` asks for any limit (device rules are not limits: a rootless
-/// container cannot have them enforced and runc ignores them there).
-fn sets_limits(r: &oci_spec::runtime::LinuxResources) -> bool {
-    r.memory().is_some()
-        || r.cpu().is_some()
-        || r.pids().is_some()
-        || r.block_io().is_some()
-        || r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
-        || r.network().is_some()
-        || r.unified().as_ref().is_some_and(|u| !u.is_empty())
-        || r.rdma().as_ref().is_some_and(|m| !m.is_empty())
+/// The exec fifo, opened here: the state directory is root's alone, and an
+/// init in a user namespace could not even look it up.
+fn open_fifo(pending: &Pending) -> Result<std::os::fd::OwnedFd, CreateError> {
+    let fifo = pending.container().fifo();
+    super::fifo::open_handle(&fifo).map_err(|source| CreateError::Fifo {
+        path: fifo.clone(),
+        source: nix::Error::from_raw(source.raw_os_error().unwrap_or(libc::EIO)),
+    })
 }
 
 /// --console-socket is connected by keel, as runc does, and the init
@@ -331,82 +195,6 @@ fn map_ids(
     crate::userns::write(pid, &opts.bundle.spec)?;
     crate::logging::debug(&format!("container {}: id maps written", opts.id));
     Ok(to_init.send(&ParentMsg::Mapped)?)
-}
-
-/// What can be refused before anything exists.
-fn check_request(opts: &CreateOptions) -> Result<(), CreateError> {
-    check_preserved_fds(opts.preserve_fds)?;
-    let process = opts.bundle.spec.process().as_ref();
-    let terminal = process.and_then(|p| p.terminal()).unwrap_or(false);
-    if terminal && opts.console_socket.is_none() && opts.console_fd.is_none() {
-        return Err(CreateError::NeedConsoleSocket);
-    }
-    Ok(())
-}
-
-/// config.md: a capability that cannot be granted is logged as a warning,
-/// not an error; the init leaves it out. In a new user namespace the init
-/// holds the full set there, so only the host's limits matter outside one.
-fn warn_ungrantable(spec: &oci_spec::runtime::Spec) {
-    let caps = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.capabilities().as_ref());
-    let Some(caps) = caps else { return };
-    if namespaces::creates(spec, LinuxNamespaceType::User) {
-        return;
-    }
-    let missing = crate::capabilities::ungrantable(caps, &crate::capabilities::grantable());
-    if !missing.is_empty() {
-        crate::logging::warn(&format!(
-            "process.capabilities: {} cannot be granted on this host (not in the runtime's \
-             bounding set): left out",
-            missing.join(", ")
-        ));
-    }
-}
-
-fn initial_state(opts: &CreateOptions) -> State {
-    let spec = &opts.bundle.spec;
-    State {
-        oci_version: spec.version().clone(),
-        id: opts.id.to_string(),
-        pid: 0,
-        pid_start_time: 0,
-        bundle: opts.bundle.dir.clone(),
-        rootfs: opts.bundle.rootfs.clone(),
-        created: crate::logging::rfc3339(std::time::SystemTime::now(), true),
-        created_done: false,
-        annotations: spec.annotations().clone().unwrap_or_default(),
-        hooks: spec.hooks().clone(),
-        own_pid_ns: namespaces::creates(spec, LinuxNamespaceType::Pid),
-        process: spec.process().clone(),
-        seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
-        cgroup: None,
-    }
-}
-
-fn check_preserved_fds(count: u32) -> Result<(), CreateError> {
-    for fd in 3..3 + count {
-        // SAFETY: F_GETFD only queries flags.
-        if unsafe { libc::fcntl(fd as i32, libc::F_GETFD) } < 0 {
-            return Err(CreateError::PreservedFd { count, fd });
-        }
-    }
-    Ok(())
-}
-
-fn make_fifo(path: &Path) -> Result<(), CreateError> {
-    use nix::sys::stat::Mode;
-    // 0622 so an init that switched to an unprivileged uid can still open it
-    // for writing; umask would strip the group/other bits.
-    let old = nix::sys::stat::umask(Mode::empty());
-    let res = nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o622));
-    nix::sys::stat::umask(old);
-    res.map_err(|source| CreateError::Fifo {
-        path: path.to_path_buf(),
-        source,
-    })
 }
 
 /// Clone the init with every new namespace at once, into its cgroup2

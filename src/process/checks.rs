@@ -1,0 +1,48 @@
+//! What `create` refuses or warns about before it makes anything.
+
+use super::parent::{CreateError, CreateOptions};
+use crate::namespaces;
+use oci_spec::runtime::LinuxNamespaceType;
+
+/// What can be refused before anything exists.
+pub(super) fn check_request(opts: &CreateOptions) -> Result<(), CreateError> {
+    check_preserved_fds(opts.preserve_fds)?;
+    let process = opts.bundle.spec.process().as_ref();
+    let terminal = process.and_then(|p| p.terminal()).unwrap_or(false);
+    if terminal && opts.console_socket.is_none() && opts.console_fd.is_none() {
+        return Err(CreateError::NeedConsoleSocket);
+    }
+    Ok(())
+}
+
+/// config.md: a capability that cannot be granted is logged as a warning,
+/// not an error; the init leaves it out. In a new user namespace the init
+/// holds the full set there, so only the host's limits matter outside one.
+pub(super) fn warn_ungrantable(spec: &oci_spec::runtime::Spec) {
+    let caps = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.capabilities().as_ref());
+    let Some(caps) = caps else { return };
+    if namespaces::creates(spec, LinuxNamespaceType::User) {
+        return;
+    }
+    let missing = crate::capabilities::ungrantable(caps, &crate::capabilities::grantable());
+    if !missing.is_empty() {
+        crate::logging::warn(&format!(
+            "process.capabilities: {} cannot be granted on this host (not in the runtime's \
+             bounding set): left out",
+            missing.join(", ")
+        ));
+    }
+}
+
+fn check_preserved_fds(count: u32) -> Result<(), CreateError> {
+    for fd in 3..3 + count {
+        // SAFETY: F_GETFD only queries flags.
+        if unsafe { libc::fcntl(fd as i32, libc::F_GETFD) } < 0 {
+            return Err(CreateError::PreservedFd { count, fd });
+        }
+    }
+    Ok(())
+}
