@@ -235,3 +235,21 @@ pub fn block_device() -> (u32, u32) {
     }
     panic!("no block device");
 }
+
+pub fn errno() -> i32 {
+    // SAFETY: the calling thread's errno.
+    unsafe { *libc::__errno_location() }
+}
+
+/// For a child's report: errno (or 0) of each open in `tries`, in order.
+pub fn try_opens(tries: &[(&[u8], i32)], out: &mut [i32; 4]) {
+    for (i, (path, flags)) in tries.iter().enumerate() {
+        // SAFETY: NUL-terminated path; the fd is closed at once.
+        let fd = unsafe { libc::open(path.as_ptr().cast(), *flags) };
+        out[i] = if fd < 0 { errno() } else { 0 };
+        if fd >= 0 {
+            // SAFETY: the fd was just opened here.
+            unsafe { libc::close(fd) };
+        }
+    }
+}

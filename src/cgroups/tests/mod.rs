@@ -8,16 +8,12 @@ mod v2;
 
 use std::os::fd::RawFd;
 
-use harness::{block_device, fixture, proc_state, res};
+use harness::{block_device, errno, fixture, proc_state, res, try_opens};
 
 use super::{Cgroup, CgroupError};
 
 fn nothing(_: &mut [i32; 4], _: RawFd) {}
 
-fn errno() -> i32 {
-    // SAFETY: the calling thread's errno.
-    unsafe { *libc::__errno_location() }
-}
 
 /// Fork a grandchild that stays until `go` closes, then try once more.
 fn fork_twice(out: &mut [i32; 4], go: RawFd) {
@@ -41,19 +37,14 @@ fn fork_twice(out: &mut [i32; 4], go: RawFd) {
 
 /// errno (or 0) of opening /dev/null rw, /dev/zero r, /dev/zero w.
 fn open_devices(out: &mut [i32; 4], _: RawFd) {
-    let tries: [(&[u8], i32); 3] = [
-        (b"/dev/null\0", libc::O_RDWR),
-        (b"/dev/zero\0", libc::O_RDONLY),
-        (b"/dev/zero\0", libc::O_WRONLY),
-    ];
-    for (i, (path, flags)) in tries.iter().enumerate() {
-        // SAFETY: NUL-terminated path; the fd is closed at once.
-        let fd = unsafe { libc::open(path.as_ptr().cast(), *flags) };
-        out[i] = if fd < 0 { errno() } else { 0 };
-        if fd >= 0 {
-            unsafe { libc::close(fd) };
-        }
-    }
+    try_opens(
+        &[
+            (b"/dev/null\0", libc::O_RDWR),
+            (b"/dev/zero\0", libc::O_RDONLY),
+            (b"/dev/zero\0", libc::O_WRONLY),
+        ],
+        out,
+    );
 }
 
 #[test]

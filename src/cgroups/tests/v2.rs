@@ -8,31 +8,22 @@ use std::os::fd::RawFd;
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 
-use super::harness::{fixture_v2, proc_state, res};
+use super::harness::{fixture_v2, proc_state, res, try_opens};
 use crate::cgroups::v2::{devices, freezer};
 
-fn errno() -> i32 {
-    // SAFETY: the calling thread's errno.
-    unsafe { *libc::__errno_location() }
-}
 
 fn nothing(_: &mut [i32; 4], _: RawFd) {}
 
 /// errno (or 0) of opening /dev/null r, /dev/null w, /dev/zero r.
 fn open_null_and_zero(out: &mut [i32; 4], _: RawFd) {
-    let tries: [(&[u8], i32); 3] = [
-        (b"/dev/null\0", libc::O_RDONLY),
-        (b"/dev/null\0", libc::O_WRONLY),
-        (b"/dev/zero\0", libc::O_RDONLY),
-    ];
-    for (i, (path, flags)) in tries.iter().enumerate() {
-        // SAFETY: NUL-terminated path; the fd is closed at once.
-        let fd = unsafe { libc::open(path.as_ptr().cast(), *flags) };
-        out[i] = if fd < 0 { errno() } else { 0 };
-        if fd >= 0 {
-            unsafe { libc::close(fd) };
-        }
-    }
+    try_opens(
+        &[
+            (b"/dev/null\0", libc::O_RDONLY),
+            (b"/dev/null\0", libc::O_WRONLY),
+            (b"/dev/zero\0", libc::O_RDONLY),
+        ],
+        out,
+    );
 }
 
 #[test]
