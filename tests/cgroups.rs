@@ -726,23 +726,32 @@ fn delete_removes_the_cgroup_from_every_hierarchy() {
     assert_no_cgroup(&path);
 }
 
-#[test]
-fn delete_ends_processes_that_outlive_the_init() {
-    // Without a pid namespace a background process survives its init; the
-    // container is stopped, but its cgroup still holds the process, which
-    // `delete` must end before it can remove the cgroup.
-    let mut sb = Sandbox::new("cg_delete_leftover");
+/// Start a container without a pid namespace whose shell leaves a
+/// `sleep 1000` in the background (then runs `rest`): its id, the sleep's
+/// pid, and a pidfd to see it end. The sleep is orphaned to us when its
+/// shell dies; the sandbox reaps it.
+fn start_with_background_sleep(sb: &mut Sandbox, rest: &str) -> (String, i32, PidFd) {
     let mut child = sb.fifo("child");
     sb.bundle
         .remove_namespace("pid")
-        .sh("sleep 1000 & echo $! > /shared/child");
-    let id = start(&mut sb);
+        .sh(&format!("sleep 1000 & echo $! > /shared/child{rest}"));
+    let id = start(sb);
     let pid: i32 = child
         .read_line("the background sleep's pid")
         .parse()
         .unwrap();
     let sleeper = PidFd::open(pid).expect("pidfd of the background sleep");
     sb.adopt(pid);
+    (id, pid, sleeper)
+}
+
+#[test]
+fn delete_ends_processes_that_outlive_the_init() {
+    // Without a pid namespace a background process survives its init; the
+    // container is stopped, but its cgroup still holds the process, which
+    // `delete` must end before it can remove the cgroup.
+    let mut sb = Sandbox::new("cg_delete_leftover");
+    let (id, pid, sleeper) = start_with_background_sleep(&mut sb, "");
     sb.wait_exit(&id);
     assert_eq!(sb.rt.status(&id), "stopped");
     assert_eq!(cgroup_procs(&id), [pid]);
@@ -844,18 +853,7 @@ fn kill_all_finds_the_processes_through_the_cgroup() {
     // Without its own pid namespace, killing the init does not end the
     // container's other processes: only the cgroup knows them.
     let mut sb = Sandbox::new("cg_kill_all");
-    let mut child = sb.fifo("child");
-    sb.bundle
-        .remove_namespace("pid")
-        .sh("sleep 1000 & echo $! > /shared/child; wait");
-    let id = start(&mut sb);
-    let pid: i32 = child
-        .read_line("the background sleep's pid")
-        .parse()
-        .unwrap();
-    // It will be orphaned to us when its shell dies; cleanup reaps it.
-    let sleeper = PidFd::open(pid).expect("pidfd of the background sleep");
-    sb.adopt(pid);
+    let (id, _, sleeper) = start_with_background_sleep(&mut sb, "; wait");
     sb.rt.ok(&["kill", "--all", &id, "KILL"]);
     sb.wait_exit(&id);
     assert!(sleeper.wait_exit(TIMEOUT), "the background sleep survived");
