@@ -134,25 +134,18 @@ impl ProcRoot {
             path: rel.to_string(),
             source,
         };
-        let c = CString::new(rel).map_err(|_| io_err(io::ErrorKind::InvalidInput.into()))?;
-        // SAFETY: open_how is plain data; all-zero is its documented default.
-        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-        how.flags = (flags | libc::O_CLOEXEC | libc::O_NOFOLLOW) as u64;
-        how.resolve = libc::RESOLVE_BENEATH
+        let resolve = libc::RESOLVE_BENEATH
             | libc::RESOLVE_NO_SYMLINKS
             | libc::RESOLVE_NO_MAGICLINKS
             | libc::RESOLVE_NO_XDEV;
-        // SAFETY: valid pointers for the duration of the call; size matches.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                self.fd.as_raw_fd(),
-                c.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
-        };
-        let fd = check(ret).map_err(io_err)?;
+        let fd = crate::syscall::openat2(
+            self.fd.as_fd(),
+            Path::new(rel),
+            flags | libc::O_NOFOLLOW,
+            0,
+            resolve,
+        )
+        .map_err(io_err)?;
         if !is_proc(fd.as_fd()).map_err(io_err)? {
             return Err(ProcError::NotProc {
                 path: rel.to_string(),

@@ -21,7 +21,7 @@
 //! nothing: no re-exec on the common path.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
 use oci_spec::runtime::{Capability, LinuxNamespaceType, Spec};
@@ -173,29 +173,13 @@ fn sealed_tree() -> Result<OwnedFd, SelfExeError> {
     }
     // SAFETY: the kernel just returned this fd to us.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    let attr = libc::mount_attr {
-        attr_set: libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: a valid fd, an empty path with AT_EMPTY_PATH, and a
-    // mount_attr of the size we pass.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
-            &attr as *const libc::mount_attr,
-            std::mem::size_of::<libc::mount_attr>(),
-        )
-    };
-    if ret < 0 {
-        return Err(sys("make the binding read-only")(
-            std::io::Error::last_os_error(),
-        ));
-    }
+    crate::syscall::mount_setattr(
+        tree.as_fd(),
+        0,
+        libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID,
+        0,
+    )
+    .map_err(sys("make the binding read-only"))?;
     Ok(tree)
 }
 

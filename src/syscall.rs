@@ -108,3 +108,65 @@ pub fn pidfd_wait(pidfd: &OwnedFd, timeout_ms: i32) -> io::Result<bool> {
         }
     }
 }
+
+/// openat2(2) relative to `dir`, always close-on-exec; `resolve` holds the
+/// RESOLVE_* flags that keep the lookup where it belongs.
+pub fn openat2(
+    dir: std::os::fd::BorrowedFd<'_>,
+    path: &std::path::Path,
+    flags: libc::c_int,
+    mode: u32,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: open_how is plain data; all-zero is its documented default.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.mode = u64::from(mode);
+    how.resolve = resolve;
+    // SAFETY: valid pointers for the duration of the call; size matches.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    // SAFETY: on success the kernel hands us a new fd to own.
+    check(ret).map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// mount_setattr(2) on the mount `fd` refers to (`at_flags`: AT_RECURSIVE
+/// for the mounts below it too).
+pub fn mount_setattr(
+    fd: std::os::fd::BorrowedFd<'_>,
+    at_flags: libc::c_uint,
+    set: u64,
+    clear: u64,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let attr = libc::mount_attr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: empty path with AT_EMPTY_PATH; attr lives across the call and
+    // its size is passed.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as libc::c_uint | at_flags,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    check(ret).map(|_| ())
+}

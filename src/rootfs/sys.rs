@@ -38,35 +38,7 @@ pub fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
-pub fn openat2(
-    dir: BorrowedFd<'_>,
-    path: &Path,
-    flags: libc::c_int,
-    mode: u32,
-    resolve: u64,
-) -> io::Result<OwnedFd> {
-    let c = cstring(path.as_os_str())?;
-    // SAFETY: open_how is plain data; all-zero is its documented default.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.mode = u64::from(mode);
-    how.resolve = resolve;
-    // SAFETY: valid pointers for the duration of the call; size matches.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir.as_raw_fd(),
-            c.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this descriptor to us.
-    Ok(unsafe { OwnedFd::from_raw_fd(ret as libc::c_int) })
-}
+pub use crate::syscall::openat2;
 
 /// O_PATH handle on the entry `name` of `dir` itself; a symlink there (or
 /// anything escaping `dir`) is refused.
@@ -127,38 +99,9 @@ pub fn umount_detach(target: &Path) -> io::Result<()> {
 }
 
 /// `struct mount_attr` from <linux/mount.h>.
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
 /// mount_setattr(2) on the mount `fd` refers to and every mount below it.
 pub fn mount_setattr_recursive(fd: BorrowedFd<'_>, set: u64, clear: u64) -> io::Result<()> {
-    let attr = MountAttr {
-        attr_set: set,
-        attr_clr: clear,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: empty path with AT_EMPTY_PATH; attr lives across the call.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    crate::syscall::mount_setattr(fd, libc::AT_RECURSIVE as libc::c_uint, set, clear)
 }
 
 pub fn pivot_root_dot() -> io::Result<()> {

@@ -14,7 +14,6 @@ use super::{Cgroup, CgroupError};
 
 fn nothing(_: &mut [i32; 4], _: RawFd) {}
 
-
 /// Fork a grandchild that stays until `go` closes, then try once more.
 fn fork_twice(out: &mut [i32; 4], go: RawFd) {
     // SAFETY: fork/read/_exit only (async-signal-safe).

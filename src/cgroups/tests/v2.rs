@@ -11,7 +11,6 @@ use nix::sys::wait::WaitStatus;
 use super::harness::{fixture_v2, proc_state, res, try_opens};
 use crate::cgroups::v2::{devices, freezer};
 
-
 fn nothing(_: &mut [i32; 4], _: RawFd) {}
 
 /// errno (or 0) of opening /dev/null r, /dev/null w, /dev/zero r.
