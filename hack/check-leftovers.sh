@@ -27,7 +27,9 @@ done <<<"$mounts"
 for proc in /proc/[0-9]*; do
 	pid=${proc#/proc/}
 	[ "$pid" = "$$" ] && continue
-	cmd=$(tr '\0' ' ' <"$proc/cmdline" 2>/dev/null || true)
+	# The braces put the redirection's own failure (a process that has
+	# just exited) under 2>/dev/null too.
+	cmd=$({ tr '\0' ' ' <"$proc/cmdline"; } 2>/dev/null || true)
 	[ -n "$cmd" ] || continue
 	first=${cmd%% *}
 	case "${first##*/}" in keel*) report "process $pid: $cmd"; continue ;; esac
