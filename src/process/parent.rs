@@ -192,7 +192,8 @@ fn map_ids(
     if !plan.new_user() {
         return Ok(());
     }
-    crate::userns::write(pid, &opts.bundle.spec)?;
+    let proc = crate::userns::proc_root()?;
+    crate::userns::write(&proc, pid, &opts.bundle.spec)?;
     crate::logging::debug(&format!("container {}: id maps written", opts.id));
     Ok(to_init.send(&ParentMsg::Mapped)?)
 }
