@@ -231,6 +231,30 @@ fn a_time_namespace_shifts_boottime_and_monotonic_clocks() {
 }
 
 #[test]
+fn a_time_namespace_in_a_new_user_namespace_gets_its_offsets() {
+    // The init writes the offsets as the new user namespace's root, through
+    // a procfs it makes (or the verified host /proc where it may not).
+    let mut sb = Sandbox::new("timens_userns");
+    map_user(&mut sb);
+    sb.bundle.push("/linux/namespaces", json!({"type": "time"}));
+    sb.bundle
+        .set(
+            "/linux/timeOffsets",
+            json!({"monotonic": {"secs": 7, "nanosecs": 9}}),
+        )
+        .sh("cat /proc/self/timens_offsets");
+    let id = sb.id.clone();
+    let out = sb.run(&id, &[]);
+    out.assert_ok();
+    let offsets: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(offsets.contains(&vec!["monotonic", "7", "9"]), "{out}");
+}
+
+#[test]
 fn time_offsets_without_a_time_namespace_are_refused() {
     let mut sb = Sandbox::new("timens_bad");
     sb.bundle

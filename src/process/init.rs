@@ -120,13 +120,14 @@ fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
         .as_ref()
         .expect("validated: process is present");
     guard_parent(ctx.plan)?;
-    enter_user_namespace(ctx)?;
+    wait_for_id_maps(ctx)?;
     if !ctx.plan.joins_before_clone() {
         join_namespaces(ctx.plan)?;
     }
     if ctx.plan.unshare_time {
         crate::timens::unshare(spec)?;
     }
+    become_user_namespace_root(ctx.plan)?;
     let console = settings::console_socket(process, None, ctx.console_fd)?;
     let fifo = ctx.fifo.take().expect("the fifo handle is taken once");
     prepare_rootfs(ctx)?;
@@ -169,7 +170,8 @@ fn guard_parent(plan: &Plan) -> Result<(), InitError> {
         .map_err(|e| sys("set pdeathsig")(e.into()))?;
     // An unprivileged parent (or the newuidmap it runs) can only write our
     // id maps while /proc/<init> is still its own: we stay dumpable until
-    // then. No process of the container exists before that.
+    // then, and until our own time offsets are written (same reason). No
+    // process of the container exists before that.
     if !plan.new_user() || nix::unistd::geteuid().is_root() {
         set_not_dumpable()?;
     }
@@ -182,23 +184,29 @@ fn set_not_dumpable() -> Result<(), InitError> {
     nix::sys::prctl::set_dumpable(false).map_err(|e| sys("set dumpable")(e.into()))
 }
 
-/// In a new user namespace: wait until the parent has written the id
-/// maps, then become the namespace's root (who owns every namespace made
-/// with it). In a joined one (entered before the clone), just the latter.
-fn enter_user_namespace(ctx: &InitContext) -> Result<(), InitError> {
-    let joined = ctx
-        .plan
-        .joins
-        .iter()
-        .any(|j| j.kind == LinuxNamespaceType::User);
-    if ctx.plan.new_user() {
-        match ctx.from_parent.recv()? {
-            ParentMsg::Mapped => set_not_dumpable()?,
-            _ => return Err(InitError::Protocol("a message before Mapped")),
-        }
-    } else if !joined {
+/// In a new user namespace, wait until the parent has written the id
+/// maps. Nothing is done in the namespace before.
+fn wait_for_id_maps(ctx: &InitContext) -> Result<(), InitError> {
+    if !ctx.plan.new_user() {
         return Ok(());
     }
+    match ctx.from_parent.recv()? {
+        ParentMsg::Mapped => Ok(()),
+        _ => Err(InitError::Protocol("a message before Mapped")),
+    }
+}
+
+/// Become the user namespace's root, who owns every namespace made with
+/// it. Only now: the offsets of a new time namespace go to our own
+/// /proc/<pid>/timens_offsets, which procfs gives to the ids we came with
+/// (keel's: root's, as we are not dumpable; the caller's while an
+/// unprivileged caller keeps us dumpable), and which the namespace's root,
+/// other host ids, could not open for writing.
+fn become_user_namespace_root(plan: &Plan) -> Result<(), InitError> {
+    if !plan.user_ns() {
+        return Ok(());
+    }
+    set_not_dumpable()?;
     Ok(crate::userns::become_root()?)
 }
 

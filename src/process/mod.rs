@@ -22,11 +22,13 @@
 //!  record pid + start time (state: creating)
 //!  new user ns: write setgroups (non-root,
 //!  own id only), uid_map, gid_map, directly
-//!  or with newuidmap/newgidmap
-//!                      ───── Mapped ──────────▶ setresuid/gid(0): root of the user ns
+//!  or with newuidmap/newgidmap (through a
+//!  verified procfs)
+//!                      ───── Mapped ──────────▶ (a new user ns: waits for it)
 //!                                               setns into joined namespaces
 //!                                               (a new time namespace: unshare, write
 //!                                               timens_offsets; exec enters it)
+//!                                               setresuid/gid(0): root of the user ns
 //!  put the init in its cgroup                   prepare rootfs (mounts, devices: bound
 //!  (overlaps the init's mounts: the first        from the host in a user namespace);
 //!  v1 cgroup.procs write waits ~10 ms)          wait for Placed just before the first
