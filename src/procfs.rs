@@ -49,7 +49,7 @@ pub struct ProcRoot {
 /// A tree posing as procfs, for the tests of every writer that takes a
 /// `ProcRoot`: each must refuse to write into it.
 #[cfg(test)]
-pub mod planted;
+pub(crate) mod planted;
 
 fn check(ret: libc::c_long) -> io::Result<OwnedFd> {
     if ret < 0 {

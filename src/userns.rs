@@ -2,8 +2,13 @@
 //! them for a new init (directly, or through newuidmap/newgidmap when the
 //! caller may not), and what the init does once it is mapped.
 
+mod joined;
+
+pub use joined::check_joined;
+
 use crate::procfs::{ProcError, ProcRoot};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
+use std::path::PathBuf;
 use std::process::Command;
 
 /// The kernel refuses more lines than this in uid_map and gid_map.
@@ -15,6 +20,21 @@ pub enum UsernsError {
     Proc(ProcError),
     #[error("user namespace: write {0}")]
     Write(ProcError),
+    #[error("user namespace: read {0}")]
+    Read(ProcError),
+    #[error("user namespace: {path}: not an id map: {text:?}")]
+    BadMap { path: String, text: String },
+    #[error(
+        "config.json: {field}: {given} does not match the user namespace joined by {label} \
+         ({path:?}), which maps {real}"
+    )]
+    Mismatch {
+        field: &'static str,
+        given: String,
+        label: String,
+        path: PathBuf,
+        real: String,
+    },
     #[error("user namespace: run {tool}: {source} (is the uidmap package installed?)")]
     Spawn {
         tool: &'static str,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::userns::{map_user, HOST};
+use common::userns::{map_user, HOST, SIZE};
 use common::{assert_keel_config_error, Sandbox};
 use serde_json::json;
 use std::fs;
@@ -179,6 +179,74 @@ fn joining_a_user_namespace_by_path() {
         net_link.to_str().unwrap(),
     ];
     assert_eq!(words, want, "{out}");
+}
+
+/// Container A's map, in two ranges, and the same in the other order.
+fn two_ranges() -> (serde_json::Value, serde_json::Value) {
+    let low = json!({"containerID": 0, "hostID": HOST, "size": 1000});
+    let high = json!({"containerID": 1000, "hostID": HOST + 1000, "size": SIZE - 1000});
+    (json!([low, high]), json!([high, low]))
+}
+
+/// Create container A in a new user namespace mapped in two ranges, then
+/// point the bundle's user namespace at A's: what B joins.
+fn join_user_namespace_of_a(sb: &mut Sandbox) {
+    map_user(sb);
+    let (map, _) = two_ranges();
+    sb.bundle.set("/linux/uidMappings", map.clone());
+    sb.bundle.set("/linux/gidMappings", map);
+    let a = sb.other_id("a");
+    sb.create(&a);
+    let path = format!("/proc/{}/ns/user", sb.init_pid(&a));
+    let user = sb.bundle.namespace_index("user");
+    sb.bundle.set(
+        &format!("/linux/namespaces/{user}"),
+        json!({"type": "user", "path": path}),
+    );
+}
+
+#[test]
+fn mappings_equal_to_a_joined_user_namespaces_are_accepted_in_any_order() {
+    // keel-specific: runc 1.2 compares the lists in order.
+    keel_only!();
+    let mut sb = Sandbox::new("userns_join_match");
+    join_user_namespace_of_a(&mut sb);
+    let (_, reversed) = two_ranges();
+    sb.bundle
+        .set("/linux/uidMappings", reversed)
+        .sh("cat /proc/self/uid_map; id -u");
+    let out = sb.run(&sb.other_id("b"), &[]);
+    out.assert_ok();
+    let words: Vec<&str> = out.stdout.split_whitespace().collect();
+    let want = ["0", "100000", "1000", "1000", "101000", "64536", "0"];
+    assert_eq!(words, want, "{out}");
+}
+
+#[test]
+fn mappings_unlike_a_joined_user_namespaces_are_refused() {
+    let mut sb = Sandbox::new("userns_join_mismatch");
+    join_user_namespace_of_a(&mut sb);
+    let other = json!([{"containerID": 0, "hostID": 2 * HOST, "size": SIZE}]);
+    for (i, field) in ["uidMappings", "gidMappings"].into_iter().enumerate() {
+        let (map, _) = two_ranges();
+        sb.bundle.set("/linux/uidMappings", map.clone());
+        sb.bundle.set("/linux/gidMappings", map);
+        sb.bundle.set(&format!("/linux/{field}"), other.clone());
+        let b = sb.other_id(&format!("b{i}"));
+        let out = sb.try_create(&b, &[]);
+        out.assert_failed();
+        let real = "which maps 0 100000 1000, 1000 101000 64536";
+        assert_keel_config_error(&out, &format!("linux.{field}"), real);
+        assert!(!sb.state_dir(&b).exists(), "state of {b} left behind");
+        sb.assert_no_cgroup(&b);
+    }
+    // A's init lives in this sandbox: only without it does the scan for
+    // processes and mounts left by B's creates tell anything.
+    let a = sb.other_id("a");
+    assert_eq!(sb.rt.status(&a), "created");
+    sb.rt.ok(&["delete", "--force", &a]);
+    sb.wait_exit(&a);
+    sb.assert_no_process_or_mount();
 }
 
 #[test]

@@ -185,9 +185,10 @@ fn set_not_dumpable() -> Result<(), InitError> {
 }
 
 /// In a new user namespace, wait until the parent has written the id
-/// maps. Nothing is done in the namespace before.
+/// maps; in a joined one (entered before the clone), until it has checked
+/// them against the config. Nothing is done in the namespace before.
 fn wait_for_id_maps(ctx: &InitContext) -> Result<(), InitError> {
-    if !ctx.plan.new_user() {
+    if !ctx.plan.user_ns() {
         return Ok(());
     }
     match ctx.from_parent.recv()? {

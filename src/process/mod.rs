@@ -23,8 +23,10 @@
 //!  new user ns: write setgroups (non-root,
 //!  own id only), uid_map, gid_map, directly
 //!  or with newuidmap/newgidmap (through a
-//!  verified procfs)
-//!                      ───── Mapped ──────────▶ (a new user ns: waits for it)
+//!  verified procfs); joined user ns: the
+//!  config's maps must equal /proc/<init>/
+//!  uid_map, gid_map (else fail)
+//!                      ───── Mapped ──────────▶ (any user ns: waits for it)
 //!                                               setns into joined namespaces
 //!                                               (a new time namespace: unshare, write
 //!                                               timens_offsets; exec enters it)

@@ -181,20 +181,32 @@ fn connect_console(opts: &CreateOptions) -> Result<Option<std::os::fd::OwnedFd>,
     }
 }
 
-/// A new user namespace: write its id maps while the init waits, then let
-/// it go on as the namespace's root.
+/// While the init waits: a new user namespace gets its id maps written; a
+/// joined one has them compared with the config's, if it gives any. Then
+/// the init goes on, to become the namespace's root.
 fn map_ids(
     opts: &CreateOptions,
     plan: &Plan,
     pid: i32,
     to_init: &Sender<ParentMsg>,
 ) -> Result<(), CreateError> {
-    if !plan.new_user() {
+    use crate::userns::{self, Ids};
+    let spec = &opts.bundle.spec;
+    if !plan.user_ns() {
         return Ok(());
     }
-    let proc = crate::userns::proc_root()?;
-    crate::userns::write(&proc, pid, &opts.bundle.spec)?;
-    crate::logging::debug(&format!("container {}: id maps written", opts.id));
+    match plan.joined_user() {
+        None => {
+            userns::write(&userns::proc_root()?, pid, spec)?;
+            crate::logging::debug(&format!("container {}: id maps written", opts.id));
+        }
+        Some(join) => {
+            let given = [Ids::Uid, Ids::Gid].map(|ids| userns::mappings(spec, ids).len());
+            if given != [0, 0] {
+                userns::check_joined(&userns::proc_root()?, pid, spec, join)?;
+            }
+        }
+    }
     Ok(to_init.send(&ParentMsg::Mapped)?)
 }
 
