@@ -279,6 +279,19 @@ fn write_file(pid: i32, name: &str, text: &str) -> Result<(), UsernsError> {
     std::fs::write(Path::new(&path), text).map_err(|source| UsernsError::Write { path, source })
 }
 
+/// Write `uids` and `gids` as they are into the maps of `pid`, a process
+/// of keel's own in a new user namespace (idmapped mounts: the namespace
+/// only holds a mapping). For root, which needs neither a helper tool nor
+/// setgroups denied.
+pub fn write_as_root(
+    pid: i32,
+    uids: &[LinuxIdMapping],
+    gids: &[LinuxIdMapping],
+) -> Result<(), UsernsError> {
+    write_file(pid, Ids::Uid.proc_file(), &map_text(uids))?;
+    write_file(pid, Ids::Gid.proc_file(), &map_text(gids))
+}
+
 /// In a new (or joined) user namespace the init starts as an unmapped
 /// user; it becomes the namespace's root, which owns its new namespaces.
 pub fn become_root() -> Result<(), UsernsError> {
