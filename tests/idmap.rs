@@ -82,6 +82,18 @@ impl HostMount {
         assert!(status.success(), "mount --bind {source:?} {target:?}");
         HostMount(target.to_path_buf())
     }
+
+    /// A read-only bind of `dir` onto itself.
+    fn read_only(dir: &Path) -> HostMount {
+        let mount = HostMount::bind(dir, dir);
+        let status = std::process::Command::new("mount")
+            .args(["-o", "remount,bind,ro"])
+            .arg(dir)
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "remount {dir:?} read-only");
+        mount
+    }
 }
 
 impl Drop for HostMount {
@@ -195,6 +207,35 @@ fn idmap_in_a_container_with_its_own_user_namespace() {
     assert_eq!(lines, ["0 0", "0 0", "65534 65534"], "stat inside");
     assert_eq!(owner(&src.join("made")), (0, 0));
     assert_eq!(owner(&src.join("dir")), (0, 0));
+}
+
+#[test]
+fn a_read_only_host_mount_stays_read_only_in_a_user_namespace() {
+    let mut sb = Sandbox::new("idmap_locked");
+    with_user_namespace(&mut sb);
+    let ro = dir(&sb, "ro", 0);
+    let rw = dir(&sb, "rw", 0);
+    reachable_by_others(&ro);
+    let _ro = HostMount::read_only(&ro);
+    mount(&mut sb, &ro, "/ro", &["bind", "idmap"], Some(map(0, HOST, SIZE)));
+    mount(&mut sb, &rw, "/rw", &["bind", "idmap"], None);
+    for set in ["bounding", "effective", "permitted"] {
+        sb.bundle.push(
+            &format!("/process/capabilities/{set}"),
+            json!("CAP_SYS_ADMIN"),
+        );
+    }
+    // The container's root may remount what it mounted (/rw), but the
+    // host's read-only flag is locked on the copy of /ro, which the init
+    // cloned in the container's mount namespace.
+    sb.bundle.sh("mount -o remount,bind,ro /rw; echo $?; \
+         mount -o remount,bind,rw /ro 2>/dev/null; echo $?; \
+         touch /ro/new 2>/dev/null; echo $?");
+    let lines = run_ok(&mut sb);
+    assert_eq!(lines[0], "0", "remount of /rw: {lines:?}");
+    assert_ne!(lines[1], "0", "/ro was remounted read-write");
+    assert_ne!(lines[2], "0", "wrote through /ro");
+    assert!(!ro.join("new").exists());
 }
 
 #[test]
