@@ -217,7 +217,8 @@ fn a_read_only_host_mount_stays_read_only_in_a_user_namespace() {
     let rw = dir(&sb, "rw", 0);
     reachable_by_others(&ro);
     let _ro = HostMount::read_only(&ro);
-    mount(&mut sb, &ro, "/ro", &["bind", "idmap"], Some(map(0, HOST, SIZE)));
+    let maps = Some(map(0, HOST, SIZE));
+    mount(&mut sb, &ro, "/ro", &["bind", "idmap"], maps);
     mount(&mut sb, &rw, "/rw", &["bind", "idmap"], None);
     for set in ["bounding", "effective", "permitted"] {
         sb.bundle.push(
