@@ -311,6 +311,19 @@ fn write_file(proc: &ProcRoot, pid: i32, name: &str, text: &str) -> Result<(), U
         .map_err(UsernsError::Write)
 }
 
+/// Write `uids` and `gids` as they are into the maps of `pid`, a process
+/// of keel's own in a new user namespace (idmapped mounts: the namespace
+/// only holds a mapping). For root, which needs neither a helper tool nor
+/// setgroups denied.
+pub fn write_as_root(
+    pid: i32,
+    uids: &[LinuxIdMapping],
+    gids: &[LinuxIdMapping],
+) -> Result<(), UsernsError> {
+    write_file(pid, Ids::Uid.proc_file(), &map_text(uids))?;
+    write_file(pid, Ids::Gid.proc_file(), &map_text(gids))
+}
+
 /// In a new (or joined) user namespace the init starts as an unmapped
 /// user; it becomes the namespace's root, which owns its new namespaces.
 pub fn become_root() -> Result<(), UsernsError> {

@@ -78,8 +78,8 @@ struct Ready {
     program: exec::Program,
 }
 
-pub fn main(mut ctx: InitContext, close: &[Option<i32>]) -> ! {
-    for fd in close.iter().flatten() {
+pub fn main(mut ctx: InitContext, close: &[i32]) -> ! {
+    for fd in close {
         // SAFETY: these fds belong to the parent's side; we only drop our copies.
         unsafe { libc::close(*fd) };
     }
@@ -233,9 +233,14 @@ fn join_namespaces(plan: &Plan) -> Result<(), InitError> {
 /// container; without a cgroup mount it is awaited after the mounts.
 fn prepare_rootfs(ctx: &InitContext) -> Result<(), InitError> {
     let spec = &ctx.opts.bundle.spec;
+    let prepared = rootfs::prepare_root(spec, &ctx.opts.bundle.rootfs)?;
+    let trees = rootfs::clone_idmapped(spec)?;
+    if !trees.is_empty() {
+        have_trees_mapped(ctx, &trees)?;
+    }
     let mut entered = false;
     let mut failure = None;
-    let result = rootfs::prepare(spec, &ctx.opts.bundle.rootfs, &mut || {
+    let result = rootfs::mount(spec, &prepared, trees, &mut || {
         entered = true;
         enter_cgroup(ctx).map_err(|e| {
             let msg = e.to_string();
@@ -251,6 +256,17 @@ fn prepare_rootfs(ctx: &InitContext) -> Result<(), InitError> {
         enter_cgroup(ctx)?;
     }
     Ok(())
+}
+
+/// Idmapped mounts: hand the trees we cloned to the parent, which gives
+/// them their mappings (we cannot: see src/rootfs/idmap.rs); our fds name
+/// the same mounts, so they come back mapped.
+fn have_trees_mapped(ctx: &InitContext, trees: &rootfs::Trees) -> Result<(), InitError> {
+    ctx.to_parent.send(&InitMsg::IdmapTrees(trees.fds()))?;
+    match ctx.from_parent.recv()? {
+        ParentMsg::TreesMapped => Ok(()),
+        _ => Err(InitError::Protocol("a message before TreesMapped")),
+    }
 }
 
 /// Wait until the parent has placed us; then make the cgroup namespace,
