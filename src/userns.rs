@@ -320,8 +320,9 @@ pub fn write_as_root(
     uids: &[LinuxIdMapping],
     gids: &[LinuxIdMapping],
 ) -> Result<(), UsernsError> {
-    write_file(pid, Ids::Uid.proc_file(), &map_text(uids))?;
-    write_file(pid, Ids::Gid.proc_file(), &map_text(gids))
+    let proc = proc_root()?;
+    write_file(&proc, pid, Ids::Uid.proc_file(), &map_text(uids))?;
+    write_file(&proc, pid, Ids::Gid.proc_file(), &map_text(gids))
 }
 
 /// In a new (or joined) user namespace the init starts as an unmapped
