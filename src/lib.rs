@@ -15,6 +15,7 @@ pub mod hooks;
 pub mod identity;
 pub mod lifecycle;
 pub mod logging;
+pub mod lsm;
 pub mod namespaces;
 pub mod netdev;
 pub mod process;

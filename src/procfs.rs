@@ -1,5 +1,5 @@
 //! A procfs keel can trust for its own writes into the container's /proc
-//! (sysctls, oom_score_adj): CVE-2025-52881 class.
+//! (sysctls, oom_score_adj, LSM attributes): CVE-2025-52881 class.
 //!
 //! After pivot_root, "/proc" is whatever the container's rootfs holds at
 //! that name. Something that shares the rootfs (another container writing
@@ -38,6 +38,16 @@ pub enum ProcError {
     Io { path: String, source: io::Error },
     #[error("/proc/{path} is not on procfs; refusing to write to it")]
     NotProc { path: String },
+}
+
+impl ProcError {
+    /// The errno behind an I/O failure, for callers that tell causes apart.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            ProcError::Root(e) | ProcError::Io { source: e, .. } => e.raw_os_error(),
+            _ => None,
+        }
+    }
 }
 
 /// A directory fd on the root of a procfs instance keel verified.
@@ -168,19 +178,30 @@ impl ProcRoot {
     /// Our own directory, `<pid>`, in this procfs's pid namespace: what
     /// its `self` link says (read, never followed).
     pub fn self_dir(&self) -> Result<PathBuf, ProcError> {
+        self.read_link(c"self")
+    }
+
+    /// The calling thread's directory, `<pid>/task/<tid>`: what the
+    /// `thread-self` link says (read, never followed). Some files (the LSM
+    /// attributes) belong to a thread, not to the process.
+    pub fn thread_self_dir(&self) -> Result<PathBuf, ProcError> {
+        self.read_link(c"thread-self")
+    }
+
+    fn read_link(&self, name: &std::ffi::CStr) -> Result<PathBuf, ProcError> {
         let mut buf = [0u8; 64];
         // SAFETY: valid descriptor, C string and buffer.
         let n = unsafe {
             libc::readlinkat(
                 self.fd.as_raw_fd(),
-                c"self".as_ptr(),
+                name.as_ptr(),
                 buf.as_mut_ptr().cast(),
                 buf.len(),
             )
         };
         if n < 0 {
             return Err(ProcError::Io {
-                path: "self".into(),
+                path: name.to_string_lossy().into_owned(),
                 source: io::Error::last_os_error(),
             });
         }
