@@ -1,5 +1,5 @@
 //! A procfs keel can trust for its own writes into the container's /proc
-//! (sysctls, oom_score_adj, LSM attributes): CVE-2025-52881 class.
+//! (sysctls, oom_score_adj): CVE-2025-52881 class.
 //!
 //! After pivot_root, "/proc" is whatever the container's rootfs holds at
 //! that name. Something that shares the rootfs (another container writing
