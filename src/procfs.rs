@@ -41,6 +41,16 @@ pub enum ProcError {
     NotProc { path: String },
 }
 
+impl ProcError {
+    /// The errno behind an I/O failure, for callers that tell causes apart.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            ProcError::Root(e) | ProcError::Io { source: e, .. } => e.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
 /// A directory fd on the root of a procfs instance keel verified.
 pub struct ProcRoot {
     fd: OwnedFd,
@@ -174,19 +184,30 @@ impl ProcRoot {
     /// Our own directory, `<pid>`, in this procfs's pid namespace: what
     /// its `self` link says (read, never followed).
     pub fn self_dir(&self) -> Result<PathBuf, ProcError> {
+        self.read_link(c"self")
+    }
+
+    /// The calling thread's directory, `<pid>/task/<tid>`: what the
+    /// `thread-self` link says (read, never followed). Some files (the LSM
+    /// attributes) belong to a thread, not to the process.
+    pub fn thread_self_dir(&self) -> Result<PathBuf, ProcError> {
+        self.read_link(c"thread-self")
+    }
+
+    fn read_link(&self, name: &std::ffi::CStr) -> Result<PathBuf, ProcError> {
         let mut buf = [0u8; 64];
         // SAFETY: valid descriptor, C string and buffer.
         let n = unsafe {
             libc::readlinkat(
                 self.fd.as_raw_fd(),
-                c"self".as_ptr(),
+                name.as_ptr(),
                 buf.as_mut_ptr().cast(),
                 buf.len(),
             )
         };
         if n < 0 {
             return Err(ProcError::Io {
-                path: "self".into(),
+                path: name.to_string_lossy().into_owned(),
                 source: io::Error::last_os_error(),
             });
         }

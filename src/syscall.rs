@@ -109,6 +109,25 @@ pub fn pidfd_wait(pidfd: &OwnedFd, timeout_ms: i32) -> io::Result<bool> {
     }
 }
 
+/// setxattr(2): set extended attribute `name` of `path` (links followed,
+/// so a /proc/self/fd path reaches the file its fd holds).
+pub fn setxattr(path: &std::path::Path, name: &std::ffi::CStr, value: &[u8]) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: valid C strings and buffer for the duration of the call.
+    let ret = unsafe {
+        libc::setxattr(
+            c.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    check(ret.into()).map(|_| ())
+}
+
 /// openat2(2) relative to `dir`, always close-on-exec; `resolve` holds the
 /// RESOLVE_* flags that keep the lookup where it belongs.
 pub fn openat2(

@@ -4,8 +4,14 @@
 //! either read from the table the code itself uses (mount options, hook
 //! kinds) or found by putting a config that uses the feature through the
 //! same validation `create` runs, so a claim cannot drift from behaviour:
-//! a namespace, an LSM or a cgroup feature is claimed exactly when
-//! `create` would accept a config asking for it on this host.
+//! a namespace or a cgroup feature is claimed exactly when `create` would
+//! accept a config asking for it on this host. AppArmor and SELinux are
+//! the exception the spec makes: their `enabled` says whether keel
+//! implements the LSM, "irrelevant to the availability" of it on the host
+//! (features-linux.md); keel applies both (src/lsm/) wherever the host has
+//! them, so both are claimed, and tests/features.rs checks that a claimed
+//! LSM is applied on a host that has it and refused with that reason on
+//! one that has not.
 
 use crate::hooks::HookKind;
 use oci_spec::runtime::{
@@ -32,8 +38,8 @@ pub fn document() -> Value {
             "capabilities": capabilities(),
             "cgroup": cgroup(),
             "seccomp": super::features_seccomp::seccomp(),
-            "apparmor": {"enabled": accepts(&["process", "apparmorProfile"], json!("keel"))},
-            "selinux": {"enabled": accepts(&["process", "selinuxLabel"], json!("system_u:system_r:container_t:s0"))},
+            "apparmor": {"enabled": true},
+            "selinux": {"enabled": true},
             "intelRdt": {"enabled": accepts(&["linux", "intelRdt"], json!({"closID": "keel"}))},
             "memoryPolicy": memory_policy(),
             "mountExtensions": {"idmap": {"enabled": idmap_mounts()}},
@@ -316,7 +322,8 @@ mod tests {
         let options = doc["mountOptions"].as_array().unwrap();
         assert!(options.iter().any(|o| o == "idmap") && options.iter().any(|o| o == "ridmap"));
         assert_eq!(doc["linux"]["mountExtensions"]["idmap"]["enabled"], true);
-        assert_eq!(doc["linux"]["apparmor"]["enabled"], false);
+        assert_eq!(doc["linux"]["apparmor"]["enabled"], true);
+        assert_eq!(doc["linux"]["selinux"]["enabled"], true);
         assert_eq!(doc["linux"]["cgroup"]["systemd"], false);
         assert!(doc["linux"]["capabilities"]
             .as_array()

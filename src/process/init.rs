@@ -141,9 +141,10 @@ fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
     configure_namespaces(spec)?;
     let proc = crate::procfs::ProcRoot::open()?;
     rootfs::finalize(spec)?;
-    join_session_keyring(opts)?;
+    join_session_keyring(opts, &proc)?;
     settings::apply_limits(process)?;
     linux_attrs::apply(spec.linux().as_ref())?;
+    settings::exec_labels(process, Some(&proc))?;
     let early = settings::load_seccomp(ctx.seccomp, process, SeccompStage::BeforeUserSwitch)?;
     settings::switch_user(process)?;
     let program = exec::prepare(process, &opts.extra_env)?;
@@ -344,26 +345,37 @@ fn configure_namespaces(spec: &Spec) -> Result<(), InitError> {
 }
 
 /// A fresh session keyring per container, as runc makes, so containers do
-/// not share the caller's keys. Kernels without keyrings are fine.
-fn join_session_keyring(opts: &CreateOptions) -> Result<(), InitError> {
+/// not share the caller's keys; with an SELinux label, the keyring carries
+/// it. Kernels without keyrings are fine.
+fn join_session_keyring(
+    opts: &CreateOptions,
+    proc: &crate::procfs::ProcRoot,
+) -> Result<(), InitError> {
     if opts.no_new_keyring {
         return Ok(());
     }
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
     let name = CString::new(opts.id).expect("ids have no NUL");
-    // SAFETY: keyctl with a valid C string.
-    let ret =
-        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
-    if ret < 0 {
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::ENOSYS) {
-            return Err(InitError::Sys {
-                what: "join a new session keyring",
-                source: err,
-            });
+    let process = opts.bundle.spec.process().as_ref();
+    let labels = process.map(crate::lsm::Labels::of).unwrap_or_default();
+    let joined = crate::lsm::with_key_label(proc, &labels, || {
+        // SAFETY: keyctl with a valid C string.
+        let ret =
+            unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+        // errno now: clearing the key label afterwards may change it.
+        match ret {
+            ..0 => Err(std::io::Error::last_os_error()),
+            _ => Ok(()),
         }
+    })
+    .map_err(settings::SettingsError::from)?;
+    match joined {
+        Err(err) if err.raw_os_error() != Some(libc::ENOSYS) => Err(InitError::Sys {
+            what: "join a new session keyring",
+            source: err,
+        }),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// After `Created`: wait for `start`, run startContainer hooks, exec.

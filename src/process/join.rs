@@ -10,7 +10,8 @@
 //!                      ───── Go ─────────────▶ connect --console-socket
 //!                                              setns ipc, uts, net, cgroup, mnt (last)
 //!                                              setsid; pty → socket
-//!                                              rlimits, user, capabilities,
+//!                                              rlimits, LSM labels (at exec),
+//!                                              user, capabilities,
 //!                                              cwd, find program, no_new_privs
 //!                      ◀──── Ready ─────────── execve
 //!  end-of-file: the exec happened (the channel is close-on-exec);
@@ -255,6 +256,7 @@ fn setup(
         settings::terminal(socket, process, false)?;
     }
     settings::apply_limits(process)?;
+    settings::exec_labels(process, None)?;
     let filter = opts.seccomp.map(|(f, _)| f);
     let early = settings::load_seccomp(filter, process, SeccompStage::BeforeUserSwitch)?;
     settings::switch_user(process)?;

@@ -56,8 +56,9 @@
 //!                                               pivot_root
 //!                                               pty (owned by process.user) → socket
 //!                                               masked/readonly paths, sysctl,
-//!                                               hostname, rlimits, user, caps,
-//!                                               cwd, resolve executable, seccomp
+//!                                               hostname, rlimits, LSM labels
+//!                                               (for exec), user, caps, cwd,
+//!                                               resolve executable, seccomp
 //!                      ◀── SeccompListener(fd) ─ (only with SCMP_ACT_NOTIFY)
 //!  pidfd_getfd; send it to listenerPath
 //!                      ─── ListenerSent ──────▶
