@@ -201,10 +201,21 @@ fn cgroup() -> Value {
     })
 }
 
+/// The modes and flags this kernel takes (each flag tried with MPOL_BIND,
+/// which takes all three).
 fn memory_policy() -> Value {
-    use crate::process::linux_attrs::{FLAGS, MODES};
-    let modes: Vec<String> = MODES.iter().map(|(m, _)| m.to_string()).collect();
-    let flags: Vec<String> = FLAGS.iter().map(|(f, _)| f.to_string()).collect();
+    use crate::process::linux_attrs::{kernel_takes, FLAGS, MODES};
+    use oci_spec::runtime::MemoryPolicyModeType as Mode;
+    let modes: Vec<String> = MODES
+        .iter()
+        .filter(|(m, _)| kernel_takes(*m, 0))
+        .map(|(m, _)| m.to_string())
+        .collect();
+    let flags: Vec<String> = FLAGS
+        .iter()
+        .filter(|(_, v)| kernel_takes(Mode::MpolBind, *v))
+        .map(|(f, _)| f.to_string())
+        .collect();
     json!({"modes": modes, "flags": flags})
 }
 

@@ -140,6 +140,25 @@ pub fn apply_personality(p: &LinuxPersonality) -> Result<(), LinuxAttrError> {
     Ok(())
 }
 
+/// Whether this kernel takes `mode` (with `flags`): MPOL_WEIGHTED_INTERLEAVE
+/// arrived in 6.9 and MPOL_PREFERRED_MANY in 5.15, so `features` must ask
+/// rather than list every mode the spec names. It sets the caller's own
+/// policy and puts the default back; only `features` calls it.
+pub fn kernel_takes(mode: Mode, flags: i32) -> bool {
+    let node0 = [1u64];
+    let (ptr, maxnode) = match mode {
+        Mode::MpolDefault | Mode::MpolLocal => (std::ptr::null(), 0),
+        _ => (node0.as_ptr(), 64),
+    };
+    let value = mode_value(mode) | flags;
+    // SAFETY: the mask holds `maxnode` bits and outlives the calls.
+    unsafe {
+        let ok = libc::syscall(libc::SYS_set_mempolicy, value, ptr, maxnode) == 0;
+        libc::syscall(libc::SYS_set_mempolicy, 0, std::ptr::null::<u64>(), 0);
+        ok
+    }
+}
+
 pub fn apply_memory_policy(m: &LinuxMemoryPolicy) -> Result<(), LinuxAttrError> {
     let path = "linux.memoryPolicy";
     let nodes = m.nodes().as_deref().unwrap_or("");
