@@ -72,9 +72,10 @@ fn sys(what: &'static str) -> impl FnOnce(std::io::Error) -> InitError {
 /// What the last phase needs once `start` arrives.
 struct Ready {
     fifo: OwnedFd,
-    /// Opened while the init still may make a procfs (before seccomp and
-    /// the user switch), to reopen the fifo once `start` comes.
-    proc: crate::procfs::ProcRoot,
+    /// Opened while the init still may make a procfs and open it with
+    /// openat2 (before seccomp and the user switch), to reopen the fifo
+    /// once `start` comes.
+    fds: crate::procfs::FdDir,
     program: exec::Program,
 }
 
@@ -138,7 +139,7 @@ fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
         settings::terminal(socket, process, true)?;
     }
     configure_namespaces(spec)?;
-    let proc = crate::procfs::ProcRoot::open()?;
+    let fds = crate::procfs::ProcRoot::open()?.fd_dir()?;
     rootfs::finalize(spec)?;
     join_session_keyring(opts)?;
     settings::apply_limits(process)?;
@@ -152,11 +153,7 @@ fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
         hand_over_listener(ctx, listener)?;
     }
     settings::pass_fds(opts.preserve_fds)?;
-    Ok(Ready {
-        fifo,
-        proc,
-        program,
-    })
+    Ok(Ready { fifo, fds, program })
 }
 
 /// Die with the parent until `Created`: an init orphaned mid-create would
@@ -344,7 +341,7 @@ fn join_session_keyring(opts: &CreateOptions) -> Result<(), InitError> {
 /// After `Created`: wait for `start`, run startContainer hooks, exec.
 /// Failures from here on reach `start` through the fifo.
 fn wait_and_exec(ready: Ready, opts: &CreateOptions, st: &crate::state::State) -> ! {
-    let Ok(mut fifo) = fifo::wait_for_start(&ready.fifo, &ready.proc) else {
+    let Ok(mut fifo) = fifo::wait_for_start(&ready.fifo, &ready.fds) else {
         exit(1)
     };
     drop(ready.fifo);
