@@ -228,6 +228,8 @@ pub fn destroy_damaged(c: Container, id: &str) -> Result<(), LifecycleError> {
         process: None,
         seccomp: None,
         cgroup,
+        personality: None,
+        memory_policy: None,
     };
     destroy(c, &st, true)
 }

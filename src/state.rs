@@ -80,6 +80,11 @@ pub struct State {
     /// The container's cgroup, as created.
     #[serde(default)]
     pub cgroup: Option<crate::cgroups::Cgroup>,
+    /// linux.personality and linux.memoryPolicy, which `exec` applies too.
+    #[serde(default)]
+    pub personality: Option<oci_spec::runtime::LinuxPersonality>,
+    #[serde(default)]
+    pub memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -353,6 +358,8 @@ mod tests {
             process: None,
             seccomp: None,
             cgroup: None,
+            personality: None,
+            memory_policy: None,
         };
         assert!(st.init_alive());
         let reused = State {

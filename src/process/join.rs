@@ -52,6 +52,9 @@ pub struct ExecOptions<'a> {
     pub console_fd: Option<RawFd>,
     pub preserve_fds: u32,
     pub pid_file: Option<&'a Path>,
+    /// The container's linux.personality and linux.memoryPolicy.
+    pub personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
+    pub memory_policy: Option<&'a oci_spec::runtime::LinuxMemoryPolicy>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +98,8 @@ enum ChildError {
     Exec(#[from] ExecError),
     #[error(transparent)]
     Attribute(#[from] AttributeError),
+    #[error(transparent)]
+    LinuxAttr(#[from] super::linux_attrs::LinuxAttrError),
     #[error("{0}")]
     Sys(String),
 }
@@ -245,6 +250,7 @@ fn setup(
         settings::terminal(socket, process, false)?;
     }
     settings::apply_limits(process)?;
+    super::linux_attrs::apply_each(opts.personality, opts.memory_policy)?;
     let filter = opts.seccomp.map(|(f, _)| f);
     let early = settings::load_seccomp(filter, process, SeccompStage::BeforeUserSwitch)?;
     settings::switch_user(process)?;

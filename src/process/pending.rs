@@ -160,6 +160,7 @@ fn sets_limits(r: &oci_spec::runtime::LinuxResources) -> bool {
 
 pub(super) fn initial_state(opts: &CreateOptions) -> State {
     let spec = &opts.bundle.spec;
+    let linux = spec.linux().as_ref();
     State {
         oci_version: spec.version().clone(),
         id: opts.id.to_string(),
@@ -173,8 +174,10 @@ pub(super) fn initial_state(opts: &CreateOptions) -> State {
         hooks: spec.hooks().clone(),
         own_pid_ns: namespaces::creates(spec, LinuxNamespaceType::Pid),
         process: spec.process().clone(),
-        seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+        seccomp: linux.and_then(|l| l.seccomp().clone()),
         cgroup: None,
+        personality: linux.and_then(|l| l.personality().clone()),
+        memory_policy: linux.and_then(|l| l.memory_policy().clone()),
     }
 }
 
