@@ -20,6 +20,11 @@ pub enum LifecycleError {
     StartOther(&'static str),
     #[error("start: {0}")]
     Start(#[from] fifo::StartError),
+    #[error(
+        "cannot start a container without a process: its config.json has no \"process\" \
+         (it stays created; delete --force removes it)"
+    )]
+    NoProcess,
     #[error("{0}; the container was killed")]
     Poststart(hooks::HookError),
     #[error("container not running")]
@@ -61,6 +66,10 @@ pub fn start(c: &Container, st: &State) -> Result<(), LifecycleError> {
         Status::Running => return Err(LifecycleError::StartRunning),
         Status::Creating => return Err(LifecycleError::StartOther("creating")),
         Status::Paused => return Err(LifecycleError::StartOther("paused")),
+    }
+    // Refused before the init is released, so the container stays created.
+    if st.process.is_none() {
+        return Err(LifecycleError::NoProcess);
     }
     let pidfd = init_pidfd(st).ok_or(LifecycleError::StartStopped)?;
     let released = fifo::release(&c.fifo(), &pidfd);
