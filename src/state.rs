@@ -197,6 +197,28 @@ impl Container {
         self.dir.join(EXEC_FIFO)
     }
 
+    /// Another record beside state.json, written the same way: for what
+    /// must outlive a damaged state file.
+    pub fn save_record<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StateError> {
+        let data = serde_json::to_vec(value).expect("records serialise");
+        write_atomic(&self.dir.join(name), &data)
+    }
+
+    /// The record `name`, or None if there is none.
+    pub fn load_record<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, StateError> {
+        let path = self.dir.join(name);
+        match std::fs::read(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(&path)(e)),
+            Ok(data) => serde_json::from_slice(&data)
+                .map(Some)
+                .map_err(|source| StateError::Corrupt { path, source }),
+        }
+    }
+
     /// Remove the directory; the lock goes with it.
     pub fn remove(self) -> Result<(), StateError> {
         std::fs::remove_dir_all(&self.dir).map_err(io_err(&self.dir))

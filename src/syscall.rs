@@ -170,3 +170,77 @@ pub fn mount_setattr(
     };
     check(ret).map(|_| ())
 }
+
+/// open_tree(2) of `path` with `flags` (OPEN_TREE_CLONE, AT_RECURSIVE):
+/// with OPEN_TREE_CLONE, a detached copy of the mount tree there, which
+/// disappears with the last fd on it unless it is attached.
+pub fn open_tree(path: &std::path::Path, flags: libc::c_uint) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: valid C string; on success the kernel hands us a new fd.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            flags | libc::O_CLOEXEC as libc::c_uint,
+        )
+    };
+    // SAFETY: on success the fd is new and ours.
+    check(ret).map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// move_mount(2) of the (detached) mount `from` onto `to`.
+pub fn move_mount(from: std::os::fd::BorrowedFd<'_>, to: &std::path::Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(to.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: empty source path with MOVE_MOUNT_F_EMPTY_PATH, valid target.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    check(ret).map(|_| ())
+}
+
+/// The id of the mount `fd` is on: `(id, true)` is the never-reused
+/// 64-bit id (STATX_MNT_ID_UNIQUE, Linux 6.8), `(id, false)` the one
+/// mountinfo shows, which the kernel hands out again once it is free.
+pub fn mount_id(fd: std::os::fd::BorrowedFd<'_>, unique: bool) -> io::Result<(u64, bool)> {
+    use std::os::fd::AsRawFd;
+    let mask = if unique {
+        libc::STATX_MNT_ID_UNIQUE
+    } else {
+        libc::STATX_MNT_ID
+    };
+    // SAFETY: statx is plain data; all-zero is a valid value.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: empty path with AT_EMPTY_PATH on a valid fd; stx outlives it.
+    let ret = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            mask,
+            &mut stx,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if stx.stx_mask & libc::STATX_MNT_ID_UNIQUE != 0 && unique {
+        return Ok((stx.stx_mnt_id, true));
+    }
+    if stx.stx_mask & libc::STATX_MNT_ID == 0 {
+        return Err(io::Error::from_raw_os_error(libc::ENOSYS));
+    }
+    Ok((stx.stx_mnt_id, false))
+}

@@ -162,8 +162,13 @@ fn check_namespaces(spec: &Spec, problems: &mut Vec<Problem>) {
             }
         }
     }
-    if !namespaces::has(spec, LinuxNamespaceType::Mount) {
-        let msg = "a mount namespace is required: keel sets up the rootfs in one";
+    // Without a mount namespace the container's mounts are made in the
+    // runtime's, which only the runtime's user namespace may change.
+    if !namespaces::has(spec, LinuxNamespaceType::Mount)
+        && namespaces::has(spec, LinuxNamespaceType::User)
+    {
+        let msg = "a user namespace needs a mount namespace too: the runtime's own cannot \
+                   be changed from inside a user namespace";
         problems.push(Problem::new("linux.namespaces", msg));
     }
 }
