@@ -221,19 +221,36 @@ impl ProcRoot {
         self.write(&format!("{}/{name}", dir.display()), value)
     }
 
+    /// Our own `<pid>/fd` directory in this procfs, reached without
+    /// following any link, for `FdDir::reopen`.
+    pub fn fd_dir(&self) -> Result<FdDir, ProcError> {
+        let path = format!("{}/fd", self.self_dir()?.display());
+        let dir = self.open_file(&path, libc::O_PATH | libc::O_DIRECTORY)?;
+        Ok(FdDir { dir, path })
+    }
+}
+
+/// Our own fd directory in a verified procfs, opened ahead of time: the
+/// init opens it before its seccomp filter is loaded, and reopening the
+/// exec fifo through it later takes only openat, which profiles older than
+/// openat2 (runtime-tools' default, which refuses it) allow.
+pub struct FdDir {
+    dir: OwnedFd,
+    path: String,
+}
+
+impl FdDir {
     /// A new open file description of our own `fd` (e.g. an O_PATH handle
-    /// on the exec fifo, opened for writing), through `<self>/fd/N` of this
-    /// procfs: the directory is reached without following any link, and
-    /// only the fd's own magic link, which procfs resolves, is followed.
+    /// on the exec fifo, opened for writing): only the fd's own magic link,
+    /// which procfs resolves, is followed.
     pub fn reopen(&self, fd: BorrowedFd<'_>, flags: libc::c_int) -> Result<OwnedFd, ProcError> {
-        let dir_path = format!("{}/fd", self.self_dir()?.display());
-        let dir = self.open_file(&dir_path, libc::O_PATH | libc::O_DIRECTORY)?;
-        let path = format!("{dir_path}/{}", fd.as_raw_fd());
+        let path = format!("{}/{}", self.path, fd.as_raw_fd());
         let name = CString::new(fd.as_raw_fd().to_string()).expect("digits");
         loop {
             // SAFETY: valid descriptor and C string; we own the result.
-            let ret =
-                unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags | libc::O_CLOEXEC) };
+            let ret = unsafe {
+                libc::openat(self.dir.as_raw_fd(), name.as_ptr(), flags | libc::O_CLOEXEC)
+            };
             match check(ret.into()) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => return other.map_err(|source| ProcError::Io { path, source }),

@@ -56,6 +56,8 @@ pub fn run(cli: &super::Cli, args: &super::ExecArgs) -> anyhow::Result<i32> {
         console_fd: pair.as_ref().map(|(_, theirs)| theirs.as_raw_fd()),
         preserve_fds: args.preserve_fds,
         pid_file: args.pid_file.as_deref(),
+        personality: st.personality.as_ref(),
+        memory_policy: st.memory_policy.as_ref(),
     };
     let pid = join::spawn(&opts)?;
     if args.detach {

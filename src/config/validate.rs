@@ -34,12 +34,9 @@ pub fn resolve_rootfs(spec: &Spec, bundle: &Path) -> Result<PathBuf, Problem> {
 
 pub fn validate(spec: &Spec) -> Vec<Problem> {
     let mut problems = Vec::new();
-    match spec.process() {
-        None => problems.push(Problem::new(
-            "process",
-            "missing: create needs a process to run",
-        )),
-        Some(process) => check_process(process, "process.", &mut problems),
+    // config.md: process is optional; runtime.md: then `start` fails.
+    if let Some(process) = spec.process() {
+        check_process(process, "process.", &mut problems);
     }
     check_namespaces(spec, &mut problems);
     check_uts(spec, &mut problems);
@@ -165,8 +162,13 @@ fn check_namespaces(spec: &Spec, problems: &mut Vec<Problem>) {
             }
         }
     }
-    if !namespaces::has(spec, LinuxNamespaceType::Mount) {
-        let msg = "a mount namespace is required: keel sets up the rootfs in one";
+    // Without a mount namespace the container's mounts are made in the
+    // runtime's, which only the runtime's user namespace may change.
+    if !namespaces::has(spec, LinuxNamespaceType::Mount)
+        && namespaces::has(spec, LinuxNamespaceType::User)
+    {
+        let msg = "a user namespace needs a mount namespace too: the runtime's own cannot \
+                   be changed from inside a user namespace";
         problems.push(Problem::new("linux.namespaces", msg));
     }
 }

@@ -193,10 +193,20 @@ pub fn apply_memory_policy(m: &LinuxMemoryPolicy) -> Result<(), LinuxAttrError> 
 /// Both, for the init just before it execs.
 pub fn apply(linux: Option<&Linux>) -> Result<(), LinuxAttrError> {
     let Some(linux) = linux else { return Ok(()) };
-    if let Some(m) = linux.memory_policy() {
+    apply_each(linux.personality().as_ref(), linux.memory_policy().as_ref())
+}
+
+/// Both, as recorded for the container, for a process `exec` starts in
+/// it: it is forked from `keel exec`, not from the init, so it inherits
+/// neither (runc's setns init sets them too).
+pub fn apply_each(
+    personality: Option<&LinuxPersonality>,
+    memory_policy: Option<&LinuxMemoryPolicy>,
+) -> Result<(), LinuxAttrError> {
+    if let Some(m) = memory_policy {
         apply_memory_policy(m)?;
     }
-    if let Some(p) = linux.personality() {
+    if let Some(p) = personality {
         apply_personality(p)?;
     }
     Ok(())
