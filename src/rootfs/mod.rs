@@ -1,8 +1,9 @@
 //! Root filesystem setup inside the container's mount namespace.
 //!
-//! Everything here runs in the container init process, as root (no user
-//! namespace yet), after it has entered its new mount namespace (and
-//! pid/uts/ipc/net/cgroup namespaces), while `/` is still the host's root.
+//! Everything here runs in the container init process, as root (of the
+//! container's user namespace, if it has one), after it has entered its new
+//! mount namespace (and pid/uts/ipc/net/cgroup namespaces), while `/` is
+//! still the host's root.
 //! A container without a mount namespace shares the runtime's instead:
 //! see `shared_ns` for how its mounts stay apart and are removed. The
 //! caller sequence is:
