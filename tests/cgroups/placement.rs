@@ -2,11 +2,11 @@
 //! it sees in its own cgroup namespace, `exec`'d processes, and how
 //! `linux.cgroupsPath` is resolved.
 
-use crate::common::Sandbox;
+use crate::common::{Bundle, Sandbox};
 use crate::keel_only;
 use crate::support::{
     assert_no_cgroup, assert_placed, cg_dir, cgroup_path, cgroup_procs, hierarchies,
-    own_cgroup_view, parse_cgroup_lines, proc_cgroup, pure_v2, shared_file, start, MIB,
+    parse_cgroup_lines, proc_cgroup, pure_v2, shared_file, start, MIB,
 };
 use serde_json::json;
 use std::fs;
@@ -24,6 +24,24 @@ fn the_init_is_in_its_cgroup_before_it_runs() {
     assert!(cgroup_procs(&id).contains(&init));
     sb.rt.ok(&["start", &id]);
     assert_placed(init, &cgroup_path(&id));
+}
+
+/// Give the container its own cgroup namespace and runc's default read-only
+/// cgroup mount at /sys/fs/cgroup (the harness drops that mount).
+fn own_cgroup_view(bundle: &mut Bundle) {
+    // `spec` already gives one on a pure v2 host, as runc's does.
+    bundle
+        .remove_namespace("cgroup")
+        .push("/linux/namespaces", json!({"type": "cgroup"}));
+    bundle.push(
+        "/mounts",
+        json!({
+            "destination": "/sys/fs/cgroup",
+            "type": "cgroup",
+            "source": "cgroup",
+            "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]
+        }),
+    );
 }
 
 #[test]

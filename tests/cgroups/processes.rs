@@ -2,9 +2,10 @@
 
 use crate::common::{Sandbox, TIMEOUT};
 use crate::support::{
-    assert_no_cgroup, cgroup_path, cgroup_procs, parent_of, start, start_with_background_sleep,
+    assert_no_cgroup, cgroup_path, cgroup_procs, start, start_with_background_sleep,
 };
 use serde_json::json;
+use std::fs;
 
 /// A started container whose init (a shell) has a background `sleep`.
 fn init_with_a_child(sb: &mut Sandbox) -> String {
@@ -13,6 +14,13 @@ fn init_with_a_child(sb: &mut Sandbox) -> String {
     let id = start(sb);
     assert_eq!(out.read_line("the background sleep to start"), "ready");
     id
+}
+
+/// The parent pid of `pid`, from /proc/PID/stat.
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_comm = stat.rsplit_once(')')?.1;
+    after_comm.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[test]

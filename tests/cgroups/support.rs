@@ -3,8 +3,7 @@
 //! the containers several tests need.
 
 use crate::common::sys::PidFd;
-use crate::common::{Bundle, Sandbox};
-use serde_json::json;
+use crate::common::Sandbox;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -12,7 +11,7 @@ pub const MIB: i64 = 1 << 20;
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// The v1 controllers every container on a v1/hybrid host is placed under.
-pub const V1_CONTROLLERS: &[&str] = &[
+const V1_CONTROLLERS: &[&str] = &[
     "memory", "pids", "cpu", "cpuacct", "cpuset", "freezer", "devices", "blkio",
 ];
 
@@ -153,24 +152,6 @@ pub fn assert_placed(pid: i32, path: &str) {
     );
 }
 
-/// Give the container its own cgroup namespace and runc's default read-only
-/// cgroup mount at /sys/fs/cgroup (the harness drops that mount).
-pub fn own_cgroup_view(bundle: &mut Bundle) {
-    // `spec` already gives one on a pure v2 host, as runc's does.
-    bundle
-        .remove_namespace("cgroup")
-        .push("/linux/namespaces", json!({"type": "cgroup"}));
-    bundle.push(
-        "/mounts",
-        json!({
-            "destination": "/sys/fs/cgroup",
-            "type": "cgroup",
-            "source": "cgroup",
-            "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]
-        }),
-    );
-}
-
 /// Create and start the sandbox's container.
 pub fn start(sb: &mut Sandbox) -> String {
     let id = sb.id.clone();
@@ -192,13 +173,6 @@ pub fn cgroup_procs(id: &str) -> Vec<i32> {
         .collect();
     pids.sort_unstable();
     pids
-}
-
-/// The parent pid of `pid`, from /proc/PID/stat.
-pub fn parent_of(pid: i32) -> Option<i32> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_comm = stat.rsplit_once(')')?.1;
-    after_comm.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Start a container without a pid namespace whose shell leaves a
