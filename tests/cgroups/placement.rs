@@ -1,0 +1,196 @@
+//! Where a container's processes are placed: the init before it runs, what
+//! it sees in its own cgroup namespace, `exec`'d processes, and how
+//! `linux.cgroupsPath` is resolved.
+
+use crate::common::{Bundle, Sandbox};
+use crate::keel_only;
+use crate::support::{
+    assert_no_cgroup, assert_placed, cg_dir, cgroup_path, cgroup_procs, hierarchies,
+    parse_cgroup_lines, proc_cgroup, pure_v2, shared_file, start, MIB,
+};
+use serde_json::json;
+use std::fs;
+
+#[test]
+fn the_init_is_in_its_cgroup_before_it_runs() {
+    let mut sb = Sandbox::new("cg_placement");
+    sb.bundle.args(&["sleep", "1000"]);
+    let id = sb.id.clone();
+    sb.create(&id);
+    // Created, not started: the init must already be in place, so that no
+    // code of the container's ever runs outside its limits.
+    let init = sb.init_pid(&id);
+    assert_placed(init, &cgroup_path(&id));
+    assert!(cgroup_procs(&id).contains(&init));
+    sb.rt.ok(&["start", &id]);
+    assert_placed(init, &cgroup_path(&id));
+}
+
+/// Give the container its own cgroup namespace and runc's default read-only
+/// cgroup mount at /sys/fs/cgroup (the harness drops that mount).
+fn own_cgroup_view(bundle: &mut Bundle) {
+    // `spec` already gives one on a pure v2 host, as runc's does.
+    bundle
+        .remove_namespace("cgroup")
+        .push("/linux/namespaces", json!({"type": "cgroup"}));
+    bundle.push(
+        "/mounts",
+        json!({
+            "destination": "/sys/fs/cgroup",
+            "type": "cgroup",
+            "source": "cgroup",
+            "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]
+        }),
+    );
+}
+
+#[test]
+fn in_its_own_cgroup_namespace_the_container_sees_its_cgroup_as_root() {
+    let mut sb = Sandbox::new("cg_namespace");
+    let mut done = sb.fifo("done");
+    sb.bundle
+        .set("/linux/resources/memory/limit", json!(48 * MIB));
+    own_cgroup_view(&mut sb.bundle);
+    // Reads only: should the view be wrong, /sys/fs/cgroup/memory could be
+    // the test process's own memory cgroup, which must not be written.
+    let limit_file = if pure_v2() {
+        "/sys/fs/cgroup/memory.max"
+    } else {
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+    };
+    sb.bundle.sh(&format!(
+        "cat /proc/self/cgroup > /shared/cgroup; \
+         cat {limit_file} > /shared/limit; echo done > /shared/done"
+    ));
+    start(&mut sb);
+    assert_eq!(done.read_line("the container's report"), "done");
+    let text = shared_file(&sb, "cgroup");
+    let inside = parse_cgroup_lines(&text);
+    assert!(!inside.is_empty());
+    for line in &inside {
+        assert_eq!(
+            line.path, "/",
+            "inside, hierarchy {}:{} is not at its root; /proc/self/cgroup:\n{text}",
+            line.id, line.controllers
+        );
+    }
+    // The cgroup mount shows the container's own cgroup, limit included.
+    assert_eq!(shared_file(&sb, "limit").trim(), (48 * MIB).to_string());
+}
+
+#[test]
+fn exec_runs_in_the_containers_cgroup() {
+    // Without a cgroup namespace (which `spec` adds on a pure v2 host) the
+    // process sees the host's cgroup paths.
+    let mut sb = Sandbox::new("cg_exec");
+    sb.bundle
+        .remove_namespace("cgroup")
+        .args(&["sleep", "1000"]);
+    let id = start(&mut sb);
+    let out = sb.rt.ok(&["exec", &id, "cat", "/proc/self/cgroup"]);
+    let lines = parse_cgroup_lines(&out.stdout);
+    assert_eq!(lines.len(), proc_cgroup(sb.init_pid(&id)).len(), "{out}");
+    for line in &lines {
+        assert_eq!(line.path, cgroup_path(&id), "{out}");
+    }
+}
+
+#[test]
+fn a_detached_exec_process_is_in_the_containers_cgroup() {
+    // keel-specific: the detached process is left to us as subreaper, and
+    // runc 1.1.5's `delete --force` then fails waiting for the container's
+    // init (see exec.rs).
+    keel_only!();
+    let mut sb = Sandbox::new("cg_exec_detached");
+    let mut out = sb.fifo("out");
+    sb.bundle.args(&["sleep", "1000"]);
+    let id = start(&mut sb);
+    let pid_file = sb.dir.join("exec.pid");
+    let script = "echo started > /shared/out; exec sleep 1000";
+    let pid_arg = pid_file.to_str().unwrap();
+    sb.rt
+        .ok(&["exec", "-d", "--pid-file", pid_arg, &id, "sh", "-c", script]);
+    let pid: i32 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    sb.adopt(pid);
+    assert_eq!(out.read_line("the exec'd process"), "started");
+    assert_placed(pid, &cgroup_path(&id));
+    assert!(cgroup_procs(&id).contains(&pid));
+}
+
+/// Cgroup paths outside the harness's /keel-test that a test made (through
+/// the runtime), removed on drop in order if still there and empty: a
+/// container's directory before its parent. Declared before the sandbox,
+/// it drops after it, once the containers are deleted.
+#[derive(Default)]
+struct ExtraCgroups(Vec<String>);
+
+impl Drop for ExtraCgroups {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            // Only keel's own names; never the machine's process_api.
+            assert!(path.starts_with("/keel") && !path.contains("process_api"));
+            for h in hierarchies() {
+                let _ = fs::remove_dir(cg_dir(&h, path));
+            }
+        }
+    }
+}
+
+/// Create container `id` with `linux.cgroupsPath` set to `path`, or
+/// without one for None (the harness would set /keel-test/ID).
+fn create_with_cgroups_path(sb: &mut Sandbox, id: &str, path: Option<&str>) {
+    sb.prepare(id);
+    match path {
+        Some(p) => sb.bundle.set("/linux/cgroupsPath", json!(p)),
+        None => sb.bundle.remove("/linux/cgroupsPath"),
+    };
+    sb.bundle.save();
+    let bundle = sb.bundle.dir.to_str().unwrap().to_string();
+    sb.rt.ok(&["create", "--bundle", &bundle, id]);
+    sb.note_init(id);
+}
+
+#[test]
+fn a_relative_cgroups_path_starts_at_each_hierarchys_root() {
+    // keel's documented choice (crun's). NEVER run with runc: it resolves a
+    // relative path under the caller's own cgroup, which on this machine
+    // is the memory cgroup under process_api that must not be written to.
+    keel_only!();
+    let mut extra = ExtraCgroups::default();
+    let mut sb = Sandbox::new("cg_relative");
+    let id = sb.id.clone();
+    let rel = format!("keel-test-rel/{id}");
+    extra.0 = vec![format!("/{rel}"), "/keel-test-rel".to_string()];
+    create_with_cgroups_path(&mut sb, &id, Some(&rel));
+    // The same path in every hierarchy, memory included, where the test
+    // process itself sits below the root.
+    assert_placed(sb.init_pid(&id), &format!("/{rel}"));
+    assert!(cg_dir("memory", &rel).is_dir());
+    sb.rt.ok(&["delete", "--force", &id]);
+    assert_no_cgroup(&rel);
+}
+
+#[test]
+fn no_cgroups_path_means_keel_slash_id() {
+    // keel-specific default (runc's differs and is relative to the caller).
+    keel_only!();
+    let mut extra = ExtraCgroups::default();
+    let mut sb = Sandbox::new("cg_default_path");
+    let (missing, empty) = (sb.id.clone(), sb.other_id("empty"));
+    extra.0 = vec![
+        format!("/keel/{missing}"),
+        format!("/keel/{empty}"),
+        "/keel".to_string(),
+    ];
+    create_with_cgroups_path(&mut sb, &missing, None);
+    create_with_cgroups_path(&mut sb, &empty, Some(""));
+    for id in [&missing, &empty] {
+        assert_placed(sb.init_pid(id), &format!("/keel/{id}"));
+    }
+    for id in [&missing, &empty] {
+        sb.rt.ok(&["delete", "--force", id]);
+        assert_no_cgroup(&format!("/keel/{id}"));
+    }
+    // The parent keel chose goes with its last container.
+    assert_no_cgroup("/keel");
+}
