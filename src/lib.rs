@@ -13,6 +13,7 @@ pub mod exec;
 pub mod foreground;
 pub mod hooks;
 pub mod identity;
+pub mod idmap;
 pub mod lifecycle;
 pub mod logging;
 pub mod namespaces;

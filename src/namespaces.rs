@@ -57,17 +57,26 @@ impl Plan {
         self.clone_flags & libc::CLONE_NEWUSER != 0
     }
 
+    /// The user namespace to join, if any.
+    pub fn joined_user(&self) -> Option<&Join> {
+        self.joins
+            .iter()
+            .find(|j| j.kind == LinuxNamespaceType::User)
+    }
+
+    /// Whether the init runs in a user namespace of its own, new or joined:
+    /// it then waits for the parent to write (or check) the id maps.
+    pub fn user_ns(&self) -> bool {
+        self.new_user() || self.joined_user().is_some()
+    }
+
     /// Whether the namespaces to join must be entered before the clone
     /// rather than by the init: namespaces a new user namespace does not
     /// own cannot be joined from inside it, and the namespaces made with a
     /// joined user namespace must be owned by it.
     pub fn joins_before_clone(&self) -> bool {
-        let joins_user = self
-            .joins
-            .iter()
-            .any(|j| j.kind == LinuxNamespaceType::User);
         let joins_other = self.joins.iter().any(|j| j.kind != LinuxNamespaceType::Pid);
-        joins_user || (self.new_user() && joins_other)
+        self.joined_user().is_some() || (self.new_user() && joins_other)
     }
 }
 

@@ -1,5 +1,6 @@
 //! A procfs keel can trust for its own writes into the container's /proc
-//! (sysctls, oom_score_adj): CVE-2025-52881 class.
+//! (sysctls, oom_score_adj, timens_offsets) and the parent's into the
+//! init's (uid_map, gid_map, setgroups): CVE-2025-52881 class.
 //!
 //! After pivot_root, "/proc" is whatever the container's rootfs holds at
 //! that name. Something that shares the rootfs (another container writing
@@ -44,6 +45,11 @@ pub enum ProcError {
 pub struct ProcRoot {
     fd: OwnedFd,
 }
+
+/// A tree posing as procfs, for the tests of every writer that takes a
+/// `ProcRoot`: each must refuse to write into it.
+#[cfg(test)]
+pub(crate) mod planted;
 
 fn check(ret: libc::c_long) -> io::Result<OwnedFd> {
     if ret < 0 {

@@ -149,13 +149,38 @@ pub fn mount_setattr(
     set: u64,
     clear: u64,
 ) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
     let attr = libc::mount_attr {
         attr_set: set,
         attr_clr: clear,
         propagation: 0,
         userns_fd: 0,
     };
+    setattr(fd, at_flags, &attr)
+}
+
+/// mount_setattr(2) with MOUNT_ATTR_IDMAP: give the detached mount `fd`
+/// refers to the id mapping of the user namespace `userns`.
+pub fn mount_setattr_idmap(
+    fd: std::os::fd::BorrowedFd<'_>,
+    at_flags: libc::c_uint,
+    userns: std::os::fd::BorrowedFd<'_>,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    setattr(fd, at_flags, &attr)
+}
+
+fn setattr(
+    fd: std::os::fd::BorrowedFd<'_>,
+    at_flags: libc::c_uint,
+    attr: &libc::mount_attr,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
     // SAFETY: empty path with AT_EMPTY_PATH; attr lives across the call and
     // its size is passed.
     let ret = unsafe {
@@ -164,8 +189,47 @@ pub fn mount_setattr(
             fd.as_raw_fd(),
             c"".as_ptr(),
             libc::AT_EMPTY_PATH as libc::c_uint | at_flags,
-            &attr as *const libc::mount_attr,
+            attr as *const libc::mount_attr,
             std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    check(ret).map(|_| ())
+}
+
+/// open_tree(2) with OPEN_TREE_CLONE: a detached copy of the mount at
+/// `path` (relative to the current directory), with the mounts below it
+/// when `recursive`. Close-on-exec.
+pub fn open_tree_clone(path: &std::path::Path, recursive: bool) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: plain syscall on a NUL-terminated path.
+    let ret = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) };
+    // SAFETY: on success the kernel hands us a new fd to own.
+    check(ret).map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// move_mount(2) of the detached tree `from` onto the file or directory
+/// `to` (an O_PATH fd is enough) refers to.
+pub fn move_mount(
+    from: std::os::fd::BorrowedFd<'_>,
+    to: std::os::fd::BorrowedFd<'_>,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let flags = libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH;
+    // SAFETY: two valid fds with empty paths, as the flags say.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            c"".as_ptr(),
+            to.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
         )
     };
     check(ret).map(|_| ())

@@ -6,15 +6,21 @@
 //! children), writes its own /proc/self/timens_offsets, and enters it with
 //! the execve of the container process (the kernel moves an exec'ing
 //! process into its namespace-for-children).
+//!
+//! The write goes through a procfs keel verified (procfs.rs), not the
+//! path: the init's "/proc" is the host's only while it has not joined a
+//! mount namespace, and one it joined (another container's) may have put
+//! anything there.
 
+use crate::procfs::{ProcError, ProcRoot};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TimensError {
     #[error("linux.namespaces: unshare the time namespace: {0}")]
     Unshare(nix::Error),
-    #[error("linux.timeOffsets: write /proc/self/timens_offsets: {0}")]
-    Offsets(std::io::Error),
+    #[error("linux.timeOffsets: write {0}")]
+    Offsets(ProcError),
 }
 
 const CLOCKS: [&str; 2] = ["monotonic", "boottime"];
@@ -79,7 +85,13 @@ pub fn unshare(spec: &Spec) -> Result<(), TimensError> {
     if text.is_empty() {
         return Ok(());
     }
-    std::fs::write("/proc/self/timens_offsets", text).map_err(TimensError::Offsets)
+    let proc = ProcRoot::open().map_err(TimensError::Offsets)?;
+    write_offsets(&proc, &text)
+}
+
+fn write_offsets(proc: &ProcRoot, text: &str) -> Result<(), TimensError> {
+    proc.write_self("timens_offsets", text)
+        .map_err(TimensError::Offsets)
 }
 
 #[cfg(test)]
@@ -111,5 +123,23 @@ mod tests {
                 "linux.timeOffsets.realtime"
             ]
         );
+    }
+
+    #[test]
+    fn offsets_are_never_written_off_procfs() {
+        use crate::procfs::planted::Planted;
+        let planted = Planted::new();
+        planted.link("timens_offsets");
+        let err = write_offsets(&planted.root(), "boottime 1 0\n").unwrap_err();
+        assert!(err.to_string().contains("timens_offsets"), "{err}");
+        assert!(planted.decoy_untouched());
+        let planted = Planted::new();
+        planted.file("timens_offsets");
+        let err = write_offsets(&planted.root(), "boottime 1 0\n").unwrap_err();
+        assert!(
+            matches!(err, TimensError::Offsets(ProcError::NotProc { .. })),
+            "{err}"
+        );
+        assert!(planted.file_untouched("timens_offsets"));
     }
 }

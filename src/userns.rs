@@ -2,8 +2,13 @@
 //! them for a new init (directly, or through newuidmap/newgidmap when the
 //! caller may not), and what the init does once it is mapped.
 
+mod joined;
+
+pub use joined::check_joined;
+
+use crate::procfs::{ProcError, ProcRoot};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::Command;
 
 /// The kernel refuses more lines than this in uid_map and gid_map.
@@ -11,10 +16,24 @@ const MAX_LINES: usize = 340;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UsernsError {
-    #[error("user namespace: write {path}: {source}")]
-    Write {
-        path: String,
-        source: std::io::Error,
+    #[error("user namespace: {0}")]
+    Proc(ProcError),
+    #[error("user namespace: write {0}")]
+    Write(ProcError),
+    #[error("user namespace: read {0}")]
+    Read(ProcError),
+    #[error("user namespace: {path}: not an id map: {text:?}")]
+    BadMap { path: String, text: String },
+    #[error(
+        "config.json: {field}: {given} does not match the user namespace joined by {label} \
+         ({path:?}), which maps {real}"
+    )]
+    Mismatch {
+        field: &'static str,
+        given: String,
+        label: String,
+        path: PathBuf,
+        real: String,
     },
     #[error("user namespace: run {tool}: {source} (is the uidmap package installed?)")]
     Spawn {
@@ -238,22 +257,35 @@ fn direct(ids: Ids, list: &[LinuxIdMapping]) -> bool {
         || matches!(list, [m] if m.size() == 1 && m.host_id() == ids.caller())
 }
 
+/// The procfs the parent writes the init's maps through (and reads a
+/// joined namespace's from).
+pub fn proc_root() -> Result<ProcRoot, UsernsError> {
+    ProcRoot::open().map_err(UsernsError::Proc)
+}
+
 /// Write the config's mappings for `pid`, the new init, which waits until
 /// they are in place. setgroups is denied only where the kernel requires
 /// it: an unprivileged caller writing its own gid (newgidmap needs not).
-pub fn write(pid: i32, spec: &Spec) -> Result<(), UsernsError> {
+/// The files are reached through `proc`, never a path: see procfs.rs.
+pub fn write(proc: &ProcRoot, pid: i32, spec: &Spec) -> Result<(), UsernsError> {
     let (uids, gids) = (mappings(spec, Ids::Uid), mappings(spec, Ids::Gid));
     let direct_gids = direct(Ids::Gid, gids);
     if direct_gids && !nix::unistd::geteuid().is_root() {
-        write_file(pid, "setgroups", "deny")?;
+        write_file(proc, pid, "setgroups", "deny")?;
     }
-    write_map(pid, Ids::Uid, uids, direct(Ids::Uid, uids))?;
-    write_map(pid, Ids::Gid, gids, direct_gids)
+    write_map(proc, pid, Ids::Uid, uids, direct(Ids::Uid, uids))?;
+    write_map(proc, pid, Ids::Gid, gids, direct_gids)
 }
 
-fn write_map(pid: i32, ids: Ids, list: &[LinuxIdMapping], direct: bool) -> Result<(), UsernsError> {
+fn write_map(
+    proc: &ProcRoot,
+    pid: i32,
+    ids: Ids,
+    list: &[LinuxIdMapping],
+    direct: bool,
+) -> Result<(), UsernsError> {
     if direct {
-        return write_file(pid, ids.proc_file(), &map_text(list));
+        return write_file(proc, pid, ids.proc_file(), &map_text(list));
     }
     let mut cmd = Command::new(ids.tool());
     cmd.arg(pid.to_string());
@@ -274,9 +306,23 @@ fn write_map(pid: i32, ids: Ids, list: &[LinuxIdMapping], direct: bool) -> Resul
     })
 }
 
-fn write_file(pid: i32, name: &str, text: &str) -> Result<(), UsernsError> {
-    let path = format!("/proc/{pid}/{name}");
-    std::fs::write(Path::new(&path), text).map_err(|source| UsernsError::Write { path, source })
+fn write_file(proc: &ProcRoot, pid: i32, name: &str, text: &str) -> Result<(), UsernsError> {
+    proc.write(&format!("{pid}/{name}"), text)
+        .map_err(UsernsError::Write)
+}
+
+/// Write `uids` and `gids` as they are into the maps of `pid`, a process
+/// of keel's own in a new user namespace (idmapped mounts: the namespace
+/// only holds a mapping). For root, which needs neither a helper tool nor
+/// setgroups denied.
+pub fn write_as_root(
+    pid: i32,
+    uids: &[LinuxIdMapping],
+    gids: &[LinuxIdMapping],
+) -> Result<(), UsernsError> {
+    let proc = proc_root()?;
+    write_file(&proc, pid, Ids::Uid.proc_file(), &map_text(uids))?;
+    write_file(&proc, pid, Ids::Gid.proc_file(), &map_text(gids))
 }
 
 /// In a new (or joined) user namespace the init starts as an unmapped
@@ -355,5 +401,36 @@ mod tests {
         let delegated = [(500, 501)];
         let p = check_list(Ids::Gid, &[m(0, 500, 2)], &ALL, Some(&delegated));
         assert!(p[0].1.contains("not delegated"), "{p:?}");
+    }
+
+    /// The parent's /proc is the host's, which nobody can plant files in:
+    /// this is where the refusal is shown, with a tree posing as procfs.
+    #[test]
+    fn maps_are_never_written_off_procfs() {
+        use crate::procfs::planted::{Planted, PID};
+        let planted = Planted::new();
+        planted.file("uid_map").file("setgroups").link("gid_map");
+        let own = |id: u32| vec![m(0, id, 1)];
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.2.0",
+            "linux": {
+                "namespaces": [{"type": "user"}],
+                "uidMappings": own(Ids::Uid.caller()),
+                "gidMappings": own(Ids::Gid.caller()),
+            }
+        }))
+        .unwrap();
+        let err = write(&planted.root(), PID, &spec).unwrap_err();
+        assert!(
+            matches!(err, UsernsError::Write(ProcError::NotProc { .. })),
+            "{err}"
+        );
+        assert!(planted.file_untouched("uid_map") && planted.file_untouched("setgroups"));
+        let err = write_file(&planted.root(), PID, "gid_map", "0 0 1\n").unwrap_err();
+        assert!(
+            matches!(err, UsernsError::Write(ProcError::Io { .. })),
+            "{err}"
+        );
+        assert!(planted.decoy_untouched());
     }
 }

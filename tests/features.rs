@@ -58,6 +58,7 @@ fn document_has_the_required_fields() {
         ]
     );
     assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], true);
 }
 
 /// The mountinfo line whose mount point is `point`.
@@ -90,6 +91,7 @@ fn visible_flag(option: &str) -> Option<&'static str> {
         "nodiratime" => "nodiratime",
         "elatime" => "relatime",
         "nosymfollow" => "nosymfollow",
+        "idmap" => "idmapped",
         _ => return None,
     })
 }
@@ -111,6 +113,12 @@ fn every_claimed_mount_option_is_applied() {
             // Options that only make sense on a bind.
             "bind" | "rbind" | "remount" => json!({"destination": dest, "type": "bind",
                 "source": src, "options": ["rbind", opt]}),
+            // An idmapped bind, with mappings of its own (tests/idmap.rs
+            // checks the owners it shows).
+            "idmap" | "ridmap" => json!({"destination": dest, "type": "bind",
+                "source": src, "options": ["rbind", opt],
+                "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+                "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}),
             "tmpcopyup" => json!({"destination": "/copyme", "type": "tmpfs",
                 "source": "tmpfs", "options": [opt]}),
             _ => json!({"destination": dest, "type": "tmpfs", "source": "tmpfs",

@@ -304,3 +304,38 @@ fn exec_neither_leaks_fds_nor_starts_in_a_leaked_directory() {
         "exec listed a host directory: {out}"
     );
 }
+
+#[test]
+fn a_planted_proc_in_a_joined_mount_namespace_cannot_redirect_time_offsets() {
+    // A container that joins another's mount namespace writes its time
+    // offsets while in it, before it has a rootfs of its own: the "/proc"
+    // it would write through is the other container's, which something
+    // sharing that rootfs (here the test) has renamed away and replaced
+    // by a link. The offsets (config-controlled) must not land there.
+    let mut sb = Sandbox::new("planted_proc_timens");
+    let timens_decoy = decoy(&sb, "timens-decoy");
+    sb.bundle
+        .bind(&timens_decoy, "/timens-decoy", &[])
+        .args(&["sleep", "1000"]);
+    let a = sb.other_id("a");
+    sb.create(&a);
+    let rootfs = sb.bundle.rootfs();
+    fs::rename(rootfs.join("proc"), rootfs.join("realproc")).unwrap();
+    fs::create_dir_all(rootfs.join("proc/self")).unwrap();
+    symlink("/timens-decoy", rootfs.join("proc/self/timens_offsets")).unwrap();
+    let mount = sb.bundle.namespace_index("mount");
+    let path = format!("/proc/{}/ns/mnt", sb.init_pid(&a));
+    sb.bundle
+        .set(
+            &format!("/linux/namespaces/{mount}"),
+            json!({"type": "mount", "path": path}),
+        )
+        .push("/linux/namespaces", json!({"type": "time"}))
+        .set("/linux/timeOffsets", json!({"boottime": {"secs": 86400}}));
+    let b = sb.other_id("b");
+    let out = sb.try_create(&b, &[]);
+    assert_untouched(&timens_decoy);
+    // B's rootfs is a host path, not there in A's mount namespace: B may
+    // fail for that, never for its own time offsets.
+    assert!(!out.stderr.contains("timens_offsets"), "{out}");
+}

@@ -270,3 +270,24 @@ fn a_delegated_range_is_mapped_with_newuidmap_and_more_is_refused() {
     out.assert_failed();
     common::assert_keel_config_error(&out, "linux.uidMappings[1]", "not delegated");
 }
+
+#[test]
+fn idmapped_mounts_are_refused() {
+    let mut rl = Rootless::new("rootless_idmap");
+    let mut config = rootless_bundle(&rl, "true");
+    let mounts = config["mounts"].as_array_mut().unwrap();
+    let index = mounts.len();
+    // Without mappings of its own, the container's user namespace would
+    // supply them; the kernel still wants root over the filesystem.
+    mounts.push(serde_json::json!({"destination": "/idm", "type": "bind",
+        "source": rl.dir, "options": ["rbind", "idmap"]}));
+    rl.save(&config);
+    rl.track("rl5");
+    let out = rl.keel(&["run", "rl5"]);
+    out.assert_failed();
+    if common::is_keel() {
+        let want = format!("mounts[{index}]: idmapped mounts need keel to run as root");
+        assert!(out.stderr.contains(&want), "{out}");
+    }
+    assert!(!rl.dir.join("root").join("rl5").exists());
+}

@@ -4,50 +4,11 @@
 
 mod common;
 
+use common::userns::{map_user, HOST, SIZE};
 use common::{assert_keel_config_error, Sandbox};
 use serde_json::json;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
-
-/// Host ids the containers' ids 0..SIZE map to (root runs the tests, so
-/// no /etc/subuid delegation is involved).
-const HOST: u32 = 100_000;
-const SIZE: u32 = 65_536;
-
-/// Give the sandbox's container a new user namespace mapping 0..SIZE to
-/// HOST.., with its rootfs owned by the mapped root (as an engine
-/// prepares an image for a user namespace).
-fn map_user(sb: &mut Sandbox) {
-    sb.bundle.push("/linux/namespaces", json!({"type": "user"}));
-    let map = json!([{"containerID": 0, "hostID": HOST, "size": SIZE}]);
-    sb.bundle.set("/linux/uidMappings", map.clone());
-    sb.bundle.set("/linux/gidMappings", map);
-    chown_tree(&sb.bundle.rootfs(), HOST);
-    let rootfs = sb.bundle.rootfs();
-    reachable_by_others(&rootfs);
-}
-
-/// The mapped root is "other" to the host's directories: it must be able
-/// to walk to its rootfs (as with runc). Adds o+x to every ancestor.
-pub fn reachable_by_others(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    for dir in path.ancestors().skip(1) {
-        let mode = fs::metadata(dir).unwrap().permissions().mode();
-        if mode & 0o001 == 0 {
-            fs::set_permissions(dir, fs::Permissions::from_mode(mode | 0o001)).unwrap();
-        }
-    }
-}
-
-fn chown_tree(path: &Path, id: u32) {
-    let status = std::process::Command::new("chown")
-        .args(["-R", "-h", &format!("{id}:{id}")])
-        .arg(path)
-        .status()
-        .expect("run chown");
-    assert!(status.success(), "chown -R {id} {}", path.display());
-}
 
 /// The `Uid:` line of /proc/PID/status: real, effective, saved, fs.
 fn status_ids(pid: i32, key: &str) -> Vec<u32> {
@@ -220,6 +181,74 @@ fn joining_a_user_namespace_by_path() {
     assert_eq!(words, want, "{out}");
 }
 
+/// Container A's map, in two ranges, and the same in the other order.
+fn two_ranges() -> (serde_json::Value, serde_json::Value) {
+    let low = json!({"containerID": 0, "hostID": HOST, "size": 1000});
+    let high = json!({"containerID": 1000, "hostID": HOST + 1000, "size": SIZE - 1000});
+    (json!([low, high]), json!([high, low]))
+}
+
+/// Create container A in a new user namespace mapped in two ranges, then
+/// point the bundle's user namespace at A's: what B joins.
+fn join_user_namespace_of_a(sb: &mut Sandbox) {
+    map_user(sb);
+    let (map, _) = two_ranges();
+    sb.bundle.set("/linux/uidMappings", map.clone());
+    sb.bundle.set("/linux/gidMappings", map);
+    let a = sb.other_id("a");
+    sb.create(&a);
+    let path = format!("/proc/{}/ns/user", sb.init_pid(&a));
+    let user = sb.bundle.namespace_index("user");
+    sb.bundle.set(
+        &format!("/linux/namespaces/{user}"),
+        json!({"type": "user", "path": path}),
+    );
+}
+
+#[test]
+fn mappings_equal_to_a_joined_user_namespaces_are_accepted_in_any_order() {
+    // keel-specific: runc 1.2 compares the lists in order.
+    keel_only!();
+    let mut sb = Sandbox::new("userns_join_match");
+    join_user_namespace_of_a(&mut sb);
+    let (_, reversed) = two_ranges();
+    sb.bundle
+        .set("/linux/uidMappings", reversed)
+        .sh("cat /proc/self/uid_map; id -u");
+    let out = sb.run(&sb.other_id("b"), &[]);
+    out.assert_ok();
+    let words: Vec<&str> = out.stdout.split_whitespace().collect();
+    let want = ["0", "100000", "1000", "1000", "101000", "64536", "0"];
+    assert_eq!(words, want, "{out}");
+}
+
+#[test]
+fn mappings_unlike_a_joined_user_namespaces_are_refused() {
+    let mut sb = Sandbox::new("userns_join_mismatch");
+    join_user_namespace_of_a(&mut sb);
+    let other = json!([{"containerID": 0, "hostID": 2 * HOST, "size": SIZE}]);
+    for (i, field) in ["uidMappings", "gidMappings"].into_iter().enumerate() {
+        let (map, _) = two_ranges();
+        sb.bundle.set("/linux/uidMappings", map.clone());
+        sb.bundle.set("/linux/gidMappings", map);
+        sb.bundle.set(&format!("/linux/{field}"), other.clone());
+        let b = sb.other_id(&format!("b{i}"));
+        let out = sb.try_create(&b, &[]);
+        out.assert_failed();
+        let real = "which maps 0 100000 1000, 1000 101000 64536";
+        assert_keel_config_error(&out, &format!("linux.{field}"), real);
+        assert!(!sb.state_dir(&b).exists(), "state of {b} left behind");
+        sb.assert_no_cgroup(&b);
+    }
+    // A's init lives in this sandbox: only without it does the scan for
+    // processes and mounts left by B's creates tell anything.
+    let a = sb.other_id("a");
+    assert_eq!(sb.rt.status(&a), "created");
+    sb.rt.ok(&["delete", "--force", &a]);
+    sb.wait_exit(&a);
+    sb.assert_no_process_or_mount();
+}
+
 #[test]
 fn exec_joins_the_user_namespace() {
     let mut sb = Sandbox::new("userns_exec");
@@ -267,6 +296,30 @@ fn a_time_namespace_shifts_boottime_and_monotonic_clocks() {
     let offsets: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
     assert!(offsets.contains(&vec!["monotonic", "172800", "0"]), "{out}");
     assert!(offsets.contains(&vec!["boottime", "86400", "0"]), "{out}");
+}
+
+#[test]
+fn a_time_namespace_in_a_new_user_namespace_gets_its_offsets() {
+    // The init writes the offsets as the new user namespace's root, through
+    // a procfs it makes (or the verified host /proc where it may not).
+    let mut sb = Sandbox::new("timens_userns");
+    map_user(&mut sb);
+    sb.bundle.push("/linux/namespaces", json!({"type": "time"}));
+    sb.bundle
+        .set(
+            "/linux/timeOffsets",
+            json!({"monotonic": {"secs": 7, "nanosecs": 9}}),
+        )
+        .sh("cat /proc/self/timens_offsets");
+    let id = sb.id.clone();
+    let out = sb.run(&id, &[]);
+    out.assert_ok();
+    let offsets: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(offsets.contains(&vec!["monotonic", "7", "9"]), "{out}");
 }
 
 #[test]

@@ -313,6 +313,9 @@ mod tests {
             .unwrap()
             .iter()
             .any(|o| o == "rro"));
+        let options = doc["mountOptions"].as_array().unwrap();
+        assert!(options.iter().any(|o| o == "idmap") && options.iter().any(|o| o == "ridmap"));
+        assert_eq!(doc["linux"]["mountExtensions"]["idmap"]["enabled"], true);
         assert_eq!(doc["linux"]["apparmor"]["enabled"], false);
         assert_eq!(doc["linux"]["cgroup"]["systemd"], false);
         assert!(doc["linux"]["capabilities"]

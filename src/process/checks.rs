@@ -12,7 +12,20 @@ pub(super) fn check_request(opts: &CreateOptions) -> Result<(), CreateError> {
     if terminal && opts.console_socket.is_none() && opts.console_fd.is_none() {
         return Err(CreateError::NeedConsoleSocket);
     }
-    Ok(())
+    check_idmap_caller(&opts.bundle.spec)
+}
+
+/// Idmapped mounts take CAP_SYS_ADMIN over the source's filesystem, which
+/// only root in the host's user namespace has (runc refuses them rootless
+/// too). A matter of the caller, not of the config: `features` claims them.
+fn check_idmap_caller(spec: &oci_spec::runtime::Spec) -> Result<(), CreateError> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    match crate::rootfs::idmapped(spec).first() {
+        Some(m) => Err(CreateError::IdmapNeedsRoot { index: m.index }),
+        None => Ok(()),
+    }
 }
 
 /// config.md: a capability that cannot be granted is logged as a warning,

@@ -78,8 +78,8 @@ struct Ready {
     program: exec::Program,
 }
 
-pub fn main(mut ctx: InitContext, close: &[Option<i32>]) -> ! {
-    for fd in close.iter().flatten() {
+pub fn main(mut ctx: InitContext, close: &[i32]) -> ! {
+    for fd in close {
         // SAFETY: these fds belong to the parent's side; we only drop our copies.
         unsafe { libc::close(*fd) };
     }
@@ -120,13 +120,14 @@ fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
         .as_ref()
         .expect("validated: process is present");
     guard_parent(ctx.plan)?;
-    enter_user_namespace(ctx)?;
+    wait_for_id_maps(ctx)?;
     if !ctx.plan.joins_before_clone() {
         join_namespaces(ctx.plan)?;
     }
     if ctx.plan.unshare_time {
         crate::timens::unshare(spec)?;
     }
+    become_user_namespace_root(ctx.plan)?;
     let console = settings::console_socket(process, None, ctx.console_fd)?;
     let fifo = ctx.fifo.take().expect("the fifo handle is taken once");
     prepare_rootfs(ctx)?;
@@ -169,7 +170,8 @@ fn guard_parent(plan: &Plan) -> Result<(), InitError> {
         .map_err(|e| sys("set pdeathsig")(e.into()))?;
     // An unprivileged parent (or the newuidmap it runs) can only write our
     // id maps while /proc/<init> is still its own: we stay dumpable until
-    // then. No process of the container exists before that.
+    // then, and until our own time offsets are written (same reason). No
+    // process of the container exists before that.
     if !plan.new_user() || nix::unistd::geteuid().is_root() {
         set_not_dumpable()?;
     }
@@ -182,23 +184,30 @@ fn set_not_dumpable() -> Result<(), InitError> {
     nix::sys::prctl::set_dumpable(false).map_err(|e| sys("set dumpable")(e.into()))
 }
 
-/// In a new user namespace: wait until the parent has written the id
-/// maps, then become the namespace's root (who owns every namespace made
-/// with it). In a joined one (entered before the clone), just the latter.
-fn enter_user_namespace(ctx: &InitContext) -> Result<(), InitError> {
-    let joined = ctx
-        .plan
-        .joins
-        .iter()
-        .any(|j| j.kind == LinuxNamespaceType::User);
-    if ctx.plan.new_user() {
-        match ctx.from_parent.recv()? {
-            ParentMsg::Mapped => set_not_dumpable()?,
-            _ => return Err(InitError::Protocol("a message before Mapped")),
-        }
-    } else if !joined {
+/// In a new user namespace, wait until the parent has written the id
+/// maps; in a joined one (entered before the clone), until it has checked
+/// them against the config. Nothing is done in the namespace before.
+fn wait_for_id_maps(ctx: &InitContext) -> Result<(), InitError> {
+    if !ctx.plan.user_ns() {
         return Ok(());
     }
+    match ctx.from_parent.recv()? {
+        ParentMsg::Mapped => Ok(()),
+        _ => Err(InitError::Protocol("a message before Mapped")),
+    }
+}
+
+/// Become the user namespace's root, who owns every namespace made with
+/// it. Only now: the offsets of a new time namespace go to our own
+/// /proc/<pid>/timens_offsets, which procfs gives to the ids we came with
+/// (keel's: root's, as we are not dumpable; the caller's while an
+/// unprivileged caller keeps us dumpable), and which the namespace's root,
+/// other host ids, could not open for writing.
+fn become_user_namespace_root(plan: &Plan) -> Result<(), InitError> {
+    if !plan.user_ns() {
+        return Ok(());
+    }
+    set_not_dumpable()?;
     Ok(crate::userns::become_root()?)
 }
 
@@ -224,9 +233,14 @@ fn join_namespaces(plan: &Plan) -> Result<(), InitError> {
 /// container; without a cgroup mount it is awaited after the mounts.
 fn prepare_rootfs(ctx: &InitContext) -> Result<(), InitError> {
     let spec = &ctx.opts.bundle.spec;
+    let prepared = rootfs::prepare_root(spec, &ctx.opts.bundle.rootfs)?;
+    let trees = rootfs::clone_idmapped(spec)?;
+    if !trees.is_empty() {
+        have_trees_mapped(ctx, &trees)?;
+    }
     let mut entered = false;
     let mut failure = None;
-    let result = rootfs::prepare(spec, &ctx.opts.bundle.rootfs, &mut || {
+    let result = rootfs::mount(spec, &prepared, trees, &mut || {
         entered = true;
         enter_cgroup(ctx).map_err(|e| {
             let msg = e.to_string();
@@ -242,6 +256,17 @@ fn prepare_rootfs(ctx: &InitContext) -> Result<(), InitError> {
         enter_cgroup(ctx)?;
     }
     Ok(())
+}
+
+/// Idmapped mounts: hand the trees we cloned to the parent, which gives
+/// them their mappings (we cannot: see src/rootfs/idmap.rs); our fds name
+/// the same mounts, so they come back mapped.
+fn have_trees_mapped(ctx: &InitContext, trees: &rootfs::Trees) -> Result<(), InitError> {
+    ctx.to_parent.send(&InitMsg::IdmapTrees(trees.fds()))?;
+    match ctx.from_parent.recv()? {
+        ParentMsg::TreesMapped => Ok(()),
+        _ => Err(InitError::Protocol("a message before TreesMapped")),
+    }
 }
 
 /// Wait until the parent has placed us; then make the cgroup namespace,

@@ -95,6 +95,8 @@ enum ChildError {
     Exec(#[from] ExecError),
     #[error(transparent)]
     Attribute(#[from] AttributeError),
+    #[error(transparent)]
+    Userns(#[from] crate::userns::UsernsError),
     #[error("{0}")]
     Sys(String),
 }
@@ -239,6 +241,14 @@ fn setup(
     let console = settings::console_socket(process, opts.console_socket, opts.console_fd)?;
     for join in joins.iter().filter(|j| j.kind != LinuxNamespaceType::Pid) {
         namespaces::enter(join)?;
+    }
+    // setns leaves our ids as they were: keel's, which the container's user
+    // namespace need not map. Become its root first, as the init did (and
+    // runc's setns init does): what we make from here on, the pty slave
+    // above all, must belong to ids the namespace knows, or chown refuses
+    // to hand it to process.user.
+    if joins.iter().any(|j| j.kind == LinuxNamespaceType::User) {
+        crate::userns::become_root()?;
     }
     nix::unistd::setsid().map_err(|e| ChildError::Sys(format!("setsid: {e}")))?;
     if let Some(socket) = console {

@@ -11,7 +11,11 @@
 //!  ────────────────────                         ──────────────────────
 //!  validate config, claim state dir (lock)
 //!  mkfifo <state>/exec.fifo
-//!  compile seccomp; make cgroup + limits
+//!  compile seccomp
+//!  idmapped mounts with mappings of their
+//!  own: a user namespace holding each (a
+//!  short-lived child, maps written, ns kept)
+//!  make cgroup + limits
 //!  open namespaces to join; setns(pid) if joined
 //!  open exec fifo (O_PATH); connect --console-socket
 //!  clone(CLONE_NEW* | SIGCHLD) ───────────────▶ die with parent (PDEATHSIG)
@@ -21,14 +25,27 @@
 //!   the init with CLONE_PARENT)
 //!  new user ns: write setgroups (non-root,
 //!  own id only), uid_map, gid_map, directly
-//!  or with newuidmap/newgidmap
-//!                      ───── Mapped ──────────▶ setresuid/gid(0): root of the user ns
+//!  or with newuidmap/newgidmap (through a
+//!  verified procfs); joined user ns: the
+//!  config's maps must equal /proc/<init>/
+//!  uid_map, gid_map (else fail)
+//!                      ───── Mapped ──────────▶ (any user ns: waits for it)
 //!                                               setns into joined namespaces
 //!                                               (a new time namespace: unshare, write
 //!                                               timens_offsets; exec enters it)
-//!  put the init in its cgroup                   prepare rootfs (mounts, devices: bound
-//!  (overlaps the init's mounts: the first        from the host in a user namespace);
-//!  v1 cgroup.procs write waits ~10 ms)          wait for Placed just before the first
+//!                                               setresuid/gid(0): root of the user ns
+//!                                               propagation, rootfs bound on itself;
+//!                                               idmapped mounts: open_tree(CLONE) of
+//!                                               each source, here (same locks as a bind)
+//!                      ◀─── IdmapTrees(fds) ─── (only with idmapped mounts)
+//!  pidfd_getfd each; mount_setattr(IDMAP)
+//!  with the mount's user namespace, else
+//!  the init's (the kernel wants host root)
+//!                      ──── TreesMapped ──────▶
+//!  put the init in its cgroup                   config mounts (idmapped trees attached
+//!  (overlaps the init's mounts: the first        by move_mount), devices (bound from
+//!  v1 cgroup.procs write waits ~10 ms)          the host in a user namespace);
+//!                                               wait for Placed just before the first
 //!                      ───── Placed ──────────▶ cgroup mount (or after the last mount);
 //!  record pid + start time (state: creating)    a new cgroup namespace: unshare then,
 //!                                               so its root is the container's cgroup
@@ -91,6 +108,10 @@ enum InitMsg {
     /// The seccomp filter has a listener (SCMP_ACT_NOTIFY): its fd number
     /// in the init, for the parent to fetch and hand to the agent.
     SeccompListener(i32),
+    /// The detached trees of the idmapped mounts, cloned in the init's
+    /// mount namespace: (mount index, fd number in the init), for the
+    /// parent to fetch and give their mappings.
+    IdmapTrees(Vec<(usize, i32)>),
 }
 
 /// Parent → init.
@@ -98,6 +119,8 @@ enum InitMsg {
 enum ParentMsg {
     /// The new user namespace's uid_map and gid_map are written.
     Mapped,
+    /// The idmapped mounts' trees have their mappings.
+    TreesMapped,
     /// The init is in its cgroup.
     Placed,
     /// prestart and createRuntime hooks have run.

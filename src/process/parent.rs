@@ -50,6 +50,13 @@ pub enum CreateError {
     #[error(transparent)]
     Userns(#[from] crate::userns::UsernsError),
     #[error(transparent)]
+    Idmap(#[from] crate::idmap::IdmapError),
+    #[error(
+        "mounts[{index}]: idmapped mounts need keel to run as root (the kernel wants \
+         CAP_SYS_ADMIN over the source's filesystem)"
+    )]
+    IdmapNeedsRoot { index: usize },
+    #[error(transparent)]
     Console(#[from] crate::console::ConsoleError),
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
@@ -94,6 +101,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     let mut pending = Pending::claim(opts)?;
     let plan = namespaces::plan(&opts.bundle.spec)?;
     let filter = compile_seccomp(opts)?;
+    let idmap_ns = crate::idmap::Namespaces::make(&opts.bundle.spec)?;
     let mut st = pending::initial_state(opts);
     pending.make_cgroup(&mut st, opts)?;
     let (to_parent, from_init) = channel::<InitMsg>()?;
@@ -113,11 +121,13 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     };
     // The init must not hold the lock or the parent's channel ends: the
     // lock would outlive create, and the ends would hide the parent's exit.
-    let close = [
-        Some(pending.container().lock_fd()),
-        Some(from_init.raw_fd()),
-        Some(to_init.raw_fd()),
+    // Nor the idmap namespaces, which are the parent's to use.
+    let mut close = vec![
+        pending.container().lock_fd(),
+        from_init.raw_fd(),
+        to_init.raw_fd(),
     ];
+    close.extend(idmap_ns.raw_fds());
     let cgroup_fd = pending.cgroup.as_ref().and_then(Cgroup::unified_fd);
     let (pid, in_unified) = spawn_init(&plan, ctx, &close, cgroup_fd.as_ref())?;
     drop(cgroup_fd);
@@ -127,6 +137,8 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     // The init waits for Mapped and says nothing before it: a failure here
     // is ours to report (asking the init why would wait forever).
     map_ids(opts, &plan, pid, &to_init)?;
+    map_mount_trees(opts, &idmap_ns, pid, &from_init, &to_init)?;
+    drop(idmap_ns);
     let placed = pending
         .place_init(pid, in_unified)
         .and_then(|()| Ok(to_init.send(&ParentMsg::Placed)?));
@@ -186,20 +198,61 @@ fn connect_console(opts: &CreateOptions) -> Result<Option<std::os::fd::OwnedFd>,
     }
 }
 
-/// A new user namespace: write its id maps while the init waits, then let
-/// it go on as the namespace's root.
+/// While the init waits: a new user namespace gets its id maps written; a
+/// joined one has them compared with the config's, if it gives any. Then
+/// the init goes on, to become the namespace's root.
 fn map_ids(
     opts: &CreateOptions,
     plan: &Plan,
     pid: i32,
     to_init: &Sender<ParentMsg>,
 ) -> Result<(), CreateError> {
-    if !plan.new_user() {
+    use crate::userns::{self, Ids};
+    let spec = &opts.bundle.spec;
+    if !plan.user_ns() {
         return Ok(());
     }
-    crate::userns::write(pid, &opts.bundle.spec)?;
-    crate::logging::debug(&format!("container {}: id maps written", opts.id));
+    match plan.joined_user() {
+        None => {
+            userns::write(&userns::proc_root()?, pid, spec)?;
+            crate::logging::debug(&format!("container {}: id maps written", opts.id));
+        }
+        Some(join) => {
+            let given = [Ids::Uid, Ids::Gid].map(|ids| userns::mappings(spec, ids).len());
+            if given != [0, 0] {
+                userns::check_joined(&userns::proc_root()?, pid, spec, join)?;
+            }
+        }
+    }
     Ok(to_init.send(&ParentMsg::Mapped)?)
+}
+
+/// Idmapped mounts: the init clones each source's tree in its own mount
+/// namespace and we, root in the host's user namespace as the kernel
+/// requires, give the trees their mappings (src/rootfs/idmap.rs says why
+/// the work is split so). Before Placed, so the two never cross.
+fn map_mount_trees(
+    opts: &CreateOptions,
+    namespaces: &crate::idmap::Namespaces,
+    pid: i32,
+    from_init: &Receiver<InitMsg>,
+    to_init: &Sender<ParentMsg>,
+) -> Result<(), CreateError> {
+    let spec = &opts.bundle.spec;
+    if crate::rootfs::idmapped(spec).is_empty() {
+        return Ok(());
+    }
+    let trees = match from_init.recv()? {
+        InitMsg::IdmapTrees(trees) => trees,
+        other => return unexpected(other, "IdmapTrees"),
+    };
+    crate::idmap::map_trees(spec, namespaces, pid, &trees)?;
+    crate::logging::debug(&format!(
+        "container {}: {} idmapped mount(s) mapped",
+        opts.id,
+        trees.len()
+    ));
+    Ok(to_init.send(&ParentMsg::TreesMapped)?)
 }
 
 /// Clone the init with every new namespace at once, into its cgroup2
@@ -211,7 +264,7 @@ fn map_ids(
 fn spawn_init(
     plan: &Plan,
     ctx: InitContext,
-    close: &[Option<i32>],
+    close: &[i32],
     cgroup: Option<&std::os::fd::OwnedFd>,
 ) -> Result<(i32, bool), CreateError> {
     use std::os::fd::AsFd;

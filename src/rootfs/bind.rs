@@ -1,7 +1,8 @@
-//! Bind mounts: the bind itself, then a bind-remount for the requested
-//! flags that keeps whatever flags the kernel has locked on the source.
+//! Bind mounts: the bind itself (or the attachment of an idmapped tree),
+//! then a bind-remount for the requested flags that keeps whatever flags
+//! the kernel has locked on the source.
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use libc::c_ulong;
@@ -26,15 +27,42 @@ pub fn mount_bind(root: &Root, e: &Entry<'_>) -> Result<(), StepError> {
     sys::mount(Some(src), &fdp, None, flags, None)
         .map_err(StepError::op(format!("bind {src:?} on {:?}", e.dest)))?;
     let top = root.reopen(target.fd.as_fd())?;
+    finish(top.as_fd(), src, e)
+}
+
+/// An idmapped bind: `tree`, the source's detached copy that the init
+/// cloned and the parent gave its mapping (see idmap.rs), goes where a
+/// plain bind of the source would, and gets the same options.
+pub fn attach_tree(root: &Root, e: &Entry<'_>, tree: OwnedFd) -> Result<(), StepError> {
+    let Some(src) = e.source else {
+        return Err(StepError::Refused("a bind mount needs a source".into()));
+    };
+    let st =
+        sys::fstat(tree.as_fd()).map_err(StepError::op(format!("stat the tree of {src:?}")))?;
+    let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+    let target = mounts::mount_point(root, e, Kind::Bind, !is_dir)?;
+    let real = root.container_path(target.fd.as_fd())?;
+    mounts::check_destination(&real, Source::Bind(src))?;
+    crate::syscall::move_mount(tree.as_fd(), target.fd.as_fd()).map_err(StepError::op(format!(
+        "attach the idmapped tree of {src:?} on {:?}",
+        e.dest
+    )))?;
+    let top = root.reopen(target.fd.as_fd())?;
+    finish(top.as_fd(), src, e)
+}
+
+/// What the options ask of a bind once it is in place: flags, then
+/// propagation and recursive attributes.
+fn finish(top: BorrowedFd<'_>, src: &Path, e: &Entry<'_>) -> Result<(), StepError> {
     // The bind itself ignores every flag but MS_REC; anything else the
     // options set or clear needs a remount. With no such option the mount
     // keeps the source's flags.
     let extra = e.opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
     if extra != 0 || e.opts.cleared != 0 {
         let remount = extra | libc::MS_BIND | libc::MS_REMOUNT;
-        remount_keeping_locked(top.as_fd(), src, remount, e.opts.cleared, &e.dest)?;
+        remount_keeping_locked(top, src, remount, e.opts.cleared, &e.dest)?;
     }
-    mounts::apply_after(top.as_fd(), &e.opts, &e.dest)
+    mounts::apply_after(top, &e.opts, &e.dest)
 }
 
 /// Bind-remount the mount `fd` is the root of with `flags`. The first try

@@ -8,8 +8,11 @@
 //! 0. `validate(spec)` — before anything is created; a non-empty result
 //!    means the config cannot be run (also `validate_no_pivot` with
 //!    `--no-pivot`).
-//! 1. `prepare(spec, rootfs, before_cgroup)` — before the createRuntime/createContainer
-//!    hooks; `before_cgroup` runs just before the first cgroup mount.
+//! 1. `prepare_root(spec, rootfs)`, then `clone_idmapped(spec)` (the
+//!    caller has the parent map the trees, see idmap.rs), then
+//!    `mount(spec, &prepared, trees, before_cgroup)` — before the
+//!    createRuntime/createContainer hooks; `before_cgroup` runs just
+//!    before the first cgroup mount.
 //! 2. (hooks run; console socket connected)
 //! 3. `pivot(spec, rootfs, no_pivot)` — switch `/` to the rootfs.
 //! 4. (console set up: /dev/console bound by the console module)
@@ -20,6 +23,7 @@ mod cgroup_mount;
 mod copyup;
 mod devices;
 mod error;
+mod idmap;
 mod mountinfo;
 mod mounts;
 mod options;
@@ -36,6 +40,7 @@ use oci_spec::runtime::Spec;
 use std::path::Path;
 
 pub use error::{RootfsError, StepError};
+pub use idmap::{idmapped, Idmapped, Trees};
 
 /// Config problems `prepare`/`pivot`/`finalize` would fail on, found without
 /// side effects, as (JSON path, message), e.g. `("mounts[3].options[1]",
@@ -54,31 +59,49 @@ pub fn validate_no_pivot(spec: &Spec) -> Vec<(String, String)> {
     validate::validate_no_pivot(spec)
 }
 
+/// The rootfs while its mounts are made.
+pub struct Prepared {
+    root: resolve::Root,
+}
+
 /// Make the mount tree slave (or as `linux.rootfsPropagation` says), make
-/// the rootfs's parent mount unshared and bind the rootfs onto itself;
-/// perform `mounts` in config order (destinations resolved inside the
-/// rootfs without following symlinks out of it); create the default
-/// devices, `linux.devices` and the /dev symlinks (unless /dev is a bind
-/// mount). Does not pivot. `rootfs` must be absolute and canonical; a
-/// relative bind-mount source is taken relative to the current directory
-/// (the bundle, as with runc). Runs while the host's /proc is still
-/// mounted, since mount points are addressed through /proc/self/fd.
-///
-/// `before_cgroup` runs once, just before the first cgroup mount: the
-/// caller enters its cgroup namespace there, as late as it can, so that
-/// the mounts before it overlap the parent's placing of the init.
-pub fn prepare(
-    spec: &Spec,
-    rootfs: &Path,
-    before_cgroup: &mut dyn FnMut() -> Result<(), String>,
-) -> Result<(), RootfsError> {
+/// the rootfs's parent mount unshared and bind the rootfs onto itself.
+/// `rootfs` must be absolute and canonical.
+pub fn prepare_root(spec: &Spec, rootfs: &Path) -> Result<Prepared, RootfsError> {
     pivot::prepare_root(spec, rootfs)?;
     let root = resolve::Root::open(rootfs).map_err(|e| RootfsError::Root {
         rootfs: rootfs.to_path_buf(),
         err: StepError::sys("open", e),
     })?;
-    mounts::mount_all(spec, &root, before_cgroup)?;
-    devices::setup(spec, &root)
+    Ok(Prepared { root })
+}
+
+/// Detached copies of the sources of the idmapped mounts, cloned in the
+/// caller's mount namespace, for the parent to give their mappings
+/// before `mount` attaches them. Empty without idmapped mounts.
+pub fn clone_idmapped(spec: &Spec) -> Result<Trees, RootfsError> {
+    idmap::clone_trees(spec)
+}
+
+/// Perform `mounts` in config order (destinations resolved inside the
+/// rootfs without following symlinks out of it; idmapped ones from
+/// `trees`); create the default devices, `linux.devices` and the /dev
+/// symlinks (unless /dev is a bind mount). Does not pivot. A relative
+/// bind-mount source is taken relative to the current directory (the
+/// bundle, as with runc). Runs while the host's /proc is still mounted,
+/// since mount points are addressed through /proc/self/fd.
+///
+/// `before_cgroup` runs once, just before the first cgroup mount: the
+/// caller enters its cgroup namespace there, as late as it can, so that
+/// the mounts before it overlap the parent's placing of the init.
+pub fn mount(
+    spec: &Spec,
+    prepared: &Prepared,
+    trees: Trees,
+    before_cgroup: &mut dyn FnMut() -> Result<(), String>,
+) -> Result<(), RootfsError> {
+    mounts::mount_all(spec, &prepared.root, trees, before_cgroup)?;
+    devices::setup(spec, &prepared.root)
 }
 
 /// Make `rootfs` the new `/` (pivot_root, or MS_MOVE + chroot with

@@ -9,6 +9,7 @@ use libc::c_ulong;
 use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
 
 use super::error::{RootfsError, StepError};
+use super::idmap::{self, Trees};
 use super::options::MountOptions;
 use super::resolve::{self, Root, Target};
 use super::{bind, cgroup_mount, sys, validate};
@@ -99,6 +100,7 @@ pub fn defers_readonly(kind: Kind, e: &Entry<'_>) -> bool {
 pub fn mount_all(
     spec: &Spec,
     root: &Root,
+    mut trees: Trees,
     before_cgroup: &mut dyn FnMut() -> Result<(), String>,
 ) -> Result<(), RootfsError> {
     let env = Env::from_spec(spec);
@@ -113,7 +115,13 @@ pub fn mount_all(
             before_cgroup().map_err(|msg| RootfsError::BeforeCgroup { index, msg })?;
         }
         let res = match kind {
-            Kind::Bind => bind::mount_bind(root, &e),
+            Kind::Bind => match trees.take(index) {
+                Some(tree) => bind::attach_tree(root, &e, tree),
+                None if idmap::requested(m, &e.opts) => Err(StepError::Refused(
+                    "the idmapped tree of this mount was never made".into(),
+                )),
+                None => bind::mount_bind(root, &e),
+            },
             Kind::Cgroup => cgroup_mount::mount_cgroup(root, &env, &e),
             Kind::Fs => mount_fs(root, &env, &e),
         };

@@ -94,18 +94,26 @@ const FLAG_OPTIONS: &[(&str, Effect)] = &[
     ("rsymfollow", RecClear(attr::NOSYMFOLLOW)),
 ];
 
-/// Options that mean something to other runtimes but that keel does not
-/// implement; passing them to the kernel as data would only obscure that.
-pub const UNSUPPORTED: &[&str] = &["idmap", "ridmap"];
-
 /// A tmpfs that starts with a copy of the directory it covers.
 pub const TMPCOPYUP: &str = "tmpcopyup";
+
+/// An idmapped bind mount: the mapping on its top mount only, or
+/// (`ridmap`) on every mount of the tree too (config.md).
+pub const IDMAP: &str = "idmap";
+pub const RIDMAP: &str = "ridmap";
+
+/// Whether an idmapped mount's mapping covers the mounts below its top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idmap {
+    Top,
+    Recursive,
+}
 
 /// Every option name keel recognises (not a filesystem's own data
 /// options): the flag table plus the options handled by name.
 pub fn recognised() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = FLAG_OPTIONS.iter().map(|(n, _)| *n).collect();
-    names.push(TMPCOPYUP);
+    names.extend([TMPCOPYUP, IDMAP, RIDMAP]);
     names.sort_unstable();
     names
 }
@@ -124,6 +132,9 @@ pub struct MountOptions {
     pub rec_clear: u64,
     /// "tmpcopyup": fill a fresh tmpfs with what the directory held.
     pub tmpcopyup: bool,
+    /// "idmap" or "ridmap" (the last one given), with its index in
+    /// `options`; never passed to mount(2).
+    pub idmap: Option<(usize, Idmap)>,
     /// Options not in the table, with their index in `options`: the
     /// filesystem's data string for fresh mounts, an error for bind mounts.
     pub unknown: Vec<(usize, String)>,
@@ -150,6 +161,8 @@ impl MountOptions {
                 Some(RecSet(a)) => m.rec_attr(a, true),
                 Some(RecClear(a)) => m.rec_attr(a, false),
                 None if o == TMPCOPYUP => m.tmpcopyup = true,
+                None if o == IDMAP => m.idmap = Some((i, Idmap::Top)),
+                None if o == RIDMAP => m.idmap = Some((i, Idmap::Recursive)),
                 None => m.unknown.push((i, o.clone())),
             }
         }
@@ -297,6 +310,15 @@ mod tests {
         assert_eq!(m.rec_set, 0);
         assert_eq!(m.rec_clear, attr::RDONLY);
         assert!(m.has_rec_attrs());
+    }
+
+    #[test]
+    fn idmap_options_are_not_data() {
+        let m = parse(&["rbind", "idmap", "ridmap"]);
+        assert_eq!(m.idmap, Some((2, Idmap::Recursive)));
+        assert!(m.unknown.is_empty());
+        assert_eq!(parse(&["bind", "idmap"]).idmap, Some((1, Idmap::Top)));
+        assert!(recognised().contains(&"ridmap"));
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::path::Path;
 use oci_spec::runtime::{LinuxDeviceType, Mount, Spec};
 
 use super::mounts::{self, Kind};
-use super::options::{self, UNSUPPORTED};
-use super::resolve;
+use super::options;
+use super::{idmap, resolve};
 
 pub type Problem = (String, String);
 
@@ -27,6 +27,7 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         out.extend(mount_problems(i, m));
     }
+    out.extend(idmap::problems(spec));
     let Some(linux) = spec.linux() else {
         return out;
     };
@@ -121,12 +122,6 @@ pub fn mount_problems(index: usize, m: &Mount) -> Vec<Problem> {
     } else if e.fstype.contains('\0') {
         out.push(problem(field("type"), "must not contain a NUL byte"));
     }
-    if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-        out.push(problem(
-            field("uidMappings"),
-            "idmapped mounts are not supported",
-        ));
-    }
     if e.opts.tmpcopyup && (kind != Kind::Fs || e.fstype != "tmpfs") {
         let at = m
             .options()
@@ -140,9 +135,7 @@ pub fn mount_problems(index: usize, m: &Mount) -> Vec<Problem> {
     }
     for (j, opt) in &e.opts.unknown {
         let f = field(&format!("options[{j}]"));
-        if UNSUPPORTED.contains(&opt.as_str()) {
-            out.push(problem(f, format!("mount option {opt:?} is not supported")));
-        } else if kind == Kind::Bind && !opt.contains('=') {
+        if kind == Kind::Bind && !opt.contains('=') {
             // `key=value` is filesystem data, which mount(2) ignores for
             // MS_BIND, and runc passes it along (runtime-tools' mounts puts
             // mode= and size= on binds); a bare unknown word is more likely
@@ -199,7 +192,7 @@ mod tests {
             {"destination":"/c"},
             {"destination":"/..","type":"tmpfs"},
             {"destination":"/d","type":"cgroup","options":["ro","bar"]},
-            {"destination":"/e","type":"tmpfs","options":["idmap"]},
+            {"destination":"/e","type":"tmpfs","options":["size=1m"]},
             {"destination":"/f","type":"bind","source":"/x","options":["tmpcopyup"]},
             {"destination":"/g","type":"tmpfs","options":["tmpcopyup"]}]}"#,
         );
@@ -223,10 +216,6 @@ mod tests {
                 p(
                     "mounts[5].options[1]",
                     "unknown mount option \"bar\" for a cgroup mount"
-                ),
-                p(
-                    "mounts[6].options[0]",
-                    "mount option \"idmap\" is not supported"
                 ),
                 p(
                     "mounts[7].options[0]",

@@ -8,6 +8,7 @@
 //! - `bundle`: a busybox bundle per test, with config.json helpers.
 //! - `sandbox`: one test's directories and containers, removed on drop.
 //! - `sys`: waiting on processes and fifos without sleeping; leftover scans.
+//! - `tty`, `userns`: console sockets; containers in a new user namespace.
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code, unused_imports)]
@@ -17,6 +18,7 @@ pub mod runtime;
 pub mod sandbox;
 pub mod sys;
 pub mod tty;
+pub mod userns;
 
 pub use bundle::Bundle;
 pub use runtime::{Output, Runtime, Spawned};

@@ -245,6 +245,12 @@ impl Sandbox {
         self.assert_no_process_or_mount();
     }
 
+    /// Assert that no hierarchy holds a cgroup of container `id`.
+    pub fn assert_no_cgroup(&self, id: &str) {
+        let left = cgroup_dirs(&format!("keel-test/{id}"));
+        assert!(left.is_empty(), "cgroup directories left behind: {left:?}");
+    }
+
     /// Assert that no process works on or lives in this sandbox and that no
     /// mount of it is left in our namespace.
     pub fn assert_no_process_or_mount(&self) {
@@ -343,20 +349,25 @@ fn init_from_state(out: &Output) -> Option<PidFd> {
 /// machine's own `memory/process_api` is never touched.
 fn remove_cgroup(rel: &str) {
     assert!(!rel.contains("process_api") && rel.starts_with("keel"));
+    for path in cgroup_dirs(rel) {
+        let _ = fs::remove_dir(&path);
+    }
+}
+
+/// The directories of cgroup `rel` (relative to each hierarchy's root)
+/// that exist in any mounted hierarchy.
+fn cgroup_dirs(rel: &str) -> Vec<PathBuf> {
     let Ok(hierarchies) = fs::read_dir("/sys/fs/cgroup") else {
-        return;
+        return Vec::new();
     };
     // A pure cgroup2 host has one hierarchy, at /sys/fs/cgroup itself.
-    let root = std::path::PathBuf::from("/sys/fs/cgroup");
-    for path in hierarchies
+    let root = PathBuf::from("/sys/fs/cgroup");
+    hierarchies
         .flatten()
         .map(|h| h.path().join(rel))
         .chain([root.join(rel)])
-    {
-        if path.is_dir() {
-            let _ = fs::remove_dir(&path);
-        }
-    }
+        .filter(|path| path.is_dir())
+        .collect()
 }
 
 /// Called when a sandbox goes: the last one out removes the shared parent.

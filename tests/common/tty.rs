@@ -2,7 +2,7 @@
 //! pty until some output shows up.
 
 use super::sys::poll_readable;
-use super::TIMEOUT;
+use super::{Output, Sandbox, TIMEOUT};
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use std::fs::File;
 use std::io::{IoSliceMut, Read};
@@ -59,4 +59,33 @@ pub fn read_until(fd: &mut File, pattern: &str) -> String {
         }
     }
     String::from_utf8_lossy(&seen).into_owned()
+}
+
+/// `create` of `id` with a console socket in the sandbox, receiving the pty
+/// master concurrently (a runtime that waits for the receiver cannot
+/// deadlock the test). The master is None if the runtime sent none.
+pub fn create_with_console(sb: &mut Sandbox, id: &str) -> (Output, Option<File>) {
+    let socket = sb.dir.join(format!("{id}.console.sock"));
+    let listener = UnixListener::bind(&socket).expect("bind console socket");
+    let arg = socket.to_str().unwrap().to_string();
+    std::thread::scope(|s| {
+        let receiver = s.spawn(|| receive_pty_master(&listener));
+        let out = sb.try_create(id, &["--console-socket", &arg]);
+        (out, receiver.join().ok().map(File::from))
+    })
+}
+
+/// What the container printed between `begin` and `end` (markers the
+/// typed command line cannot contain, e.g. `echo BEGIN$((1+1))`), as lines
+/// without the terminal's carriage returns.
+pub fn output_between(seen: &str, begin: &str, end: &str) -> Vec<String> {
+    let start = seen.find(begin).map(|i| i + begin.len());
+    let start = start.unwrap_or_else(|| panic!("no {begin:?} in {seen:?}"));
+    let stop = seen[start..].find(end).map(|i| start + i);
+    let stop = stop.unwrap_or_else(|| panic!("no {end:?} after {begin:?} in {seen:?}"));
+    seen[start..stop]
+        .lines()
+        .map(|l| l.trim_end_matches('\r').to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
 }
