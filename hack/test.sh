@@ -2,7 +2,8 @@
 # keel's one test command: install what the tests need, build, run every
 # test (unit and integration, as root) and a short soak, prove nothing was
 # left behind, run the cgroup, lifecycle and events tests again in a pure cgroup v2
-# VM, then the engine suite (containerd, podman, docker through keel).
+# VM (with the AppArmor tests, which need its kernel), then the engine suite
+# (containerd, podman, docker through keel).
 #
 #   hack/test.sh [extra cargo test arguments, e.g. a test name filter]
 set -euo pipefail
@@ -42,7 +43,8 @@ hack/soak.sh 100
 hack/check-leftovers.sh
 
 # This machine's cgroups are hybrid; the cgroup, lifecycle and events suites also run
-# on a pure cgroup v2 host, a qemu guest (hack/vm/). Bounded: run.sh ends the
+# on a pure cgroup v2 host, a qemu guest (hack/vm/), and so does the AppArmor
+# suite, which this machine's kernel cannot run. Bounded: run.sh ends the
 # VM, by its pid, after 30 minutes. KEEL_TEST_VM=0 skips it.
 if [ "${KEEL_TEST_VM:-1}" != 0 ]; then
 	hack/vm/test-cgroups.sh --v2 --timeout 1800

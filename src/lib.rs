@@ -16,6 +16,7 @@ pub mod identity;
 pub mod idmap;
 pub mod lifecycle;
 pub mod logging;
+pub mod lsm;
 pub mod namespaces;
 pub mod netdev;
 pub mod process;

@@ -20,6 +20,11 @@ pub enum LifecycleError {
     StartOther(&'static str),
     #[error("start: {0}")]
     Start(#[from] fifo::StartError),
+    #[error(
+        "cannot start a container without a process: its config.json has no \"process\" \
+         (it stays created; delete --force removes it)"
+    )]
+    NoProcess,
     #[error("{0}; the container was killed")]
     Poststart(hooks::HookError),
     #[error("container not running")]
@@ -40,6 +45,8 @@ pub enum LifecycleError {
     },
     #[error("wait for pid {pid} to exit: {source}")]
     Wait { pid: i32, source: std::io::Error },
+    #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::RootfsError),
 }
 
 /// A pidfd for the recorded init, or None if that process is gone. The
@@ -61,6 +68,10 @@ pub fn start(c: &Container, st: &State) -> Result<(), LifecycleError> {
         Status::Running => return Err(LifecycleError::StartRunning),
         Status::Creating => return Err(LifecycleError::StartOther("creating")),
         Status::Paused => return Err(LifecycleError::StartOther("paused")),
+    }
+    // Refused before the init is released, so the container stays created.
+    if st.process.is_none() {
+        return Err(LifecycleError::NoProcess);
     }
     let pidfd = init_pidfd(st).ok_or(LifecycleError::StartStopped)?;
     let released = fifo::release(&c.fifo(), &pidfd);
@@ -194,9 +205,17 @@ pub fn destroy(c: Container, st: &State, force: bool) -> Result<(), LifecycleErr
     if let Some(cgroup) = &st.cgroup {
         cgroup.remove()?;
     }
-    c.remove()?;
+    remove_state(c)?;
     crate::process::run_poststop(st);
     Ok(())
+}
+
+/// Remove the state directory of a container none of whose processes run
+/// any more, and first the rootfs mount it may have made in the runtime's
+/// mount namespace (whose record is in that directory).
+pub fn remove_state(c: Container) -> Result<(), LifecycleError> {
+    crate::rootfs::release_runtime_ns_bind(&c)?;
+    Ok(c.remove()?)
 }
 
 /// `delete --force` of a container whose state file is damaged: kill what
@@ -207,10 +226,10 @@ pub fn destroy(c: Container, st: &State, force: bool) -> Result<(), LifecycleErr
 /// send keel after someone else's.
 pub fn destroy_damaged(c: Container, id: &str) -> Result<(), LifecycleError> {
     let Some((pid, start)) = state::salvage_init(&c.dir) else {
-        return Ok(c.remove()?);
+        return remove_state(c);
     };
     if !matches!(state::proc_start_time(pid), Some((t, false)) if t == start) {
-        return Ok(c.remove()?);
+        return remove_state(c);
     }
     let cgroup = cgroup_of_process(pid, id);
     let st = State {
@@ -228,6 +247,8 @@ pub fn destroy_damaged(c: Container, id: &str) -> Result<(), LifecycleError> {
         process: None,
         seccomp: None,
         cgroup,
+        personality: None,
+        memory_policy: None,
     };
     destroy(c, &st, true)
 }

@@ -41,6 +41,16 @@ pub enum ProcError {
     NotProc { path: String },
 }
 
+impl ProcError {
+    /// The errno behind an I/O failure, for callers that tell causes apart.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            ProcError::Root(e) | ProcError::Io { source: e, .. } => e.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
 /// A directory fd on the root of a procfs instance keel verified.
 pub struct ProcRoot {
     fd: OwnedFd,
@@ -174,19 +184,30 @@ impl ProcRoot {
     /// Our own directory, `<pid>`, in this procfs's pid namespace: what
     /// its `self` link says (read, never followed).
     pub fn self_dir(&self) -> Result<PathBuf, ProcError> {
+        self.read_link(c"self")
+    }
+
+    /// The calling thread's directory, `<pid>/task/<tid>`: what the
+    /// `thread-self` link says (read, never followed). Some files (the LSM
+    /// attributes) belong to a thread, not to the process.
+    pub fn thread_self_dir(&self) -> Result<PathBuf, ProcError> {
+        self.read_link(c"thread-self")
+    }
+
+    fn read_link(&self, name: &std::ffi::CStr) -> Result<PathBuf, ProcError> {
         let mut buf = [0u8; 64];
         // SAFETY: valid descriptor, C string and buffer.
         let n = unsafe {
             libc::readlinkat(
                 self.fd.as_raw_fd(),
-                c"self".as_ptr(),
+                name.as_ptr(),
                 buf.as_mut_ptr().cast(),
                 buf.len(),
             )
         };
         if n < 0 {
             return Err(ProcError::Io {
-                path: "self".into(),
+                path: name.to_string_lossy().into_owned(),
                 source: io::Error::last_os_error(),
             });
         }
@@ -200,19 +221,36 @@ impl ProcRoot {
         self.write(&format!("{}/{name}", dir.display()), value)
     }
 
+    /// Our own `<pid>/fd` directory in this procfs, reached without
+    /// following any link, for `FdDir::reopen`.
+    pub fn fd_dir(&self) -> Result<FdDir, ProcError> {
+        let path = format!("{}/fd", self.self_dir()?.display());
+        let dir = self.open_file(&path, libc::O_PATH | libc::O_DIRECTORY)?;
+        Ok(FdDir { dir, path })
+    }
+}
+
+/// Our own fd directory in a verified procfs, opened ahead of time: the
+/// init opens it before its seccomp filter is loaded, and reopening the
+/// exec fifo through it later takes only openat, which profiles older than
+/// openat2 (runtime-tools' default, which refuses it) allow.
+pub struct FdDir {
+    dir: OwnedFd,
+    path: String,
+}
+
+impl FdDir {
     /// A new open file description of our own `fd` (e.g. an O_PATH handle
-    /// on the exec fifo, opened for writing), through `<self>/fd/N` of this
-    /// procfs: the directory is reached without following any link, and
-    /// only the fd's own magic link, which procfs resolves, is followed.
+    /// on the exec fifo, opened for writing): only the fd's own magic link,
+    /// which procfs resolves, is followed.
     pub fn reopen(&self, fd: BorrowedFd<'_>, flags: libc::c_int) -> Result<OwnedFd, ProcError> {
-        let dir_path = format!("{}/fd", self.self_dir()?.display());
-        let dir = self.open_file(&dir_path, libc::O_PATH | libc::O_DIRECTORY)?;
-        let path = format!("{dir_path}/{}", fd.as_raw_fd());
+        let path = format!("{}/{}", self.path, fd.as_raw_fd());
         let name = CString::new(fd.as_raw_fd().to_string()).expect("digits");
         loop {
             // SAFETY: valid descriptor and C string; we own the result.
-            let ret =
-                unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags | libc::O_CLOEXEC) };
+            let ret = unsafe {
+                libc::openat(self.dir.as_raw_fd(), name.as_ptr(), flags | libc::O_CLOEXEC)
+            };
             match check(ret.into()) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => return other.map_err(|source| ProcError::Io { path, source }),

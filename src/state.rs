@@ -80,6 +80,11 @@ pub struct State {
     /// The container's cgroup, as created.
     #[serde(default)]
     pub cgroup: Option<crate::cgroups::Cgroup>,
+    /// linux.personality and linux.memoryPolicy, which `exec` applies too.
+    #[serde(default)]
+    pub personality: Option<oci_spec::runtime::LinuxPersonality>,
+    #[serde(default)]
+    pub memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +195,28 @@ impl Container {
 
     pub fn fifo(&self) -> PathBuf {
         self.dir.join(EXEC_FIFO)
+    }
+
+    /// Another record beside state.json, written the same way: for what
+    /// must outlive a damaged state file.
+    pub fn save_record<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StateError> {
+        let data = serde_json::to_vec(value).expect("records serialise");
+        write_atomic(&self.dir.join(name), &data)
+    }
+
+    /// The record `name`, or None if there is none.
+    pub fn load_record<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, StateError> {
+        let path = self.dir.join(name);
+        match std::fs::read(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(&path)(e)),
+            Ok(data) => serde_json::from_slice(&data)
+                .map(Some)
+                .map_err(|source| StateError::Corrupt { path, source }),
+        }
     }
 
     /// Remove the directory; the lock goes with it.
@@ -357,6 +384,8 @@ mod tests {
             process: None,
             seccomp: None,
             cgroup: None,
+            personality: None,
+            memory_policy: None,
         };
         assert!(st.init_alive());
         let reused = State {

@@ -109,6 +109,25 @@ pub fn pidfd_wait(pidfd: &OwnedFd, timeout_ms: i32) -> io::Result<bool> {
     }
 }
 
+/// setxattr(2): set extended attribute `name` of `path` (links followed,
+/// so a /proc/self/fd path reaches the file its fd holds).
+pub fn setxattr(path: &std::path::Path, name: &std::ffi::CStr, value: &[u8]) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: valid C strings and buffer for the duration of the call.
+    let ret = unsafe {
+        libc::setxattr(
+            c.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    check(ret.into()).map(|_| ())
+}
+
 /// openat2(2) relative to `dir`, always close-on-exec; `resolve` holds the
 /// RESOLVE_* flags that keep the lookup where it belongs.
 pub fn openat2(
@@ -233,4 +252,38 @@ pub fn move_mount(
         )
     };
     check(ret).map(|_| ())
+}
+
+/// The id of the mount `fd` is on: `(id, true)` is the never-reused
+/// 64-bit id (STATX_MNT_ID_UNIQUE, Linux 6.8), `(id, false)` the one
+/// mountinfo shows, which the kernel hands out again once it is free.
+pub fn mount_id(fd: std::os::fd::BorrowedFd<'_>, unique: bool) -> io::Result<(u64, bool)> {
+    use std::os::fd::AsRawFd;
+    let mask = if unique {
+        libc::STATX_MNT_ID_UNIQUE
+    } else {
+        libc::STATX_MNT_ID
+    };
+    // SAFETY: statx is plain data; all-zero is a valid value.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: empty path with AT_EMPTY_PATH on a valid fd; stx outlives it.
+    let ret = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            mask,
+            &mut stx,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if stx.stx_mask & libc::STATX_MNT_ID_UNIQUE != 0 && unique {
+        return Ok((stx.stx_mnt_id, true));
+    }
+    if stx.stx_mask & libc::STATX_MNT_ID == 0 {
+        return Err(io::Error::from_raw_os_error(libc::ENOSYS));
+    }
+    Ok((stx.stx_mnt_id, false))
 }

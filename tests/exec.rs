@@ -198,3 +198,33 @@ fn exec_in_a_stopped_container_fails() {
     out.assert_failed();
     assert!(out.stderr.contains("stopped"), "{out}");
 }
+
+/// linux.personality and linux.memoryPolicy are per-task and inherited, and
+/// an exec'd process descends from `exec`, not from the init: they must be
+/// set for it too (runc's setns init does).
+#[test]
+fn exec_gets_the_containers_personality_and_memory_policy() {
+    let mut sb = Sandbox::new("exec_personality");
+    sb.bundle
+        .args(&["sleep", "1000"])
+        .set("/linux/personality", json!({"domain": "LINUX32"}))
+        .set(
+            "/linux/memoryPolicy",
+            json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"}),
+        );
+    let id = sb.id.clone();
+    sb.create(&id);
+    sb.rt.ok(&["start", &id]);
+    let out = exec(
+        &sb,
+        &[&id, "sh", "-c", "uname -m; head -n1 /proc/self/numa_maps"],
+    );
+    out.assert_ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        ["i686", "armv8l"].contains(&lines[0]),
+        "uname -m under LINUX32: {out}"
+    );
+    // numa_maps shows a mapping's policy after its address.
+    assert_eq!(lines[1].split(' ').nth(1), Some("interleave:0"), "{out}");
+}

@@ -1,7 +1,9 @@
 //! `features`: every claim is checked against behaviour. Each claimed mount
 //! option, namespace, seccomp action, operator, architecture and flag and
 //! memory policy mode is used in a container that must run; each feature
-//! claimed absent is refused by `create`.
+//! claimed absent is refused by `create`. A claimed LSM (which says keel
+//! implements it, whatever the host has) is applied where the host has it
+//! and refused, saying so, where it has not.
 
 mod common;
 
@@ -252,15 +254,6 @@ fn features_claimed_absent_are_refused() {
     let f = features();
     let linux = &f["linux"];
     let mut probes: Vec<(&str, Value)> = Vec::new();
-    if linux["apparmor"]["enabled"] == false {
-        probes.push(("/process/apparmorProfile", json!("keel-test")));
-    }
-    if linux["selinux"]["enabled"] == false {
-        probes.push((
-            "/process/selinuxLabel",
-            json!("system_u:system_r:container_t:s0"),
-        ));
-    }
     if linux["intelRdt"]["enabled"] == false {
         probes.push(("/linux/intelRdt", json!({"closID": "keel-test"})));
     }
@@ -288,6 +281,49 @@ fn features_claimed_absent_are_refused() {
         sb.rt
             .fails(&["--systemd-cgroup", "create", "--bundle", &bundle, &id]);
         sb.assert_nothing_left(&id);
+    }
+}
+
+/// AppArmor's "unconfined" needs no policy loaded; under SELinux, keel's
+/// own label is one a process may keep. Each must show as the container
+/// process's /proc/self/attr/current.
+#[test]
+fn claimed_lsms_are_applied_or_refused_for_the_host() {
+    keel_only!();
+    let linux = features()["linux"].clone();
+    let apparmor = fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y");
+    let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    let own_label = || {
+        let raw = fs::read_to_string("/proc/self/attr/current").unwrap();
+        raw.trim_end_matches(['\0', '\n']).to_string()
+    };
+    let cases = [
+        ("apparmor", "apparmorProfile", "AppArmor", apparmor),
+        ("selinux", "selinuxLabel", "SELinux", selinux),
+    ];
+    for (claim, field, lsm, on_host) in cases {
+        if linux[claim]["enabled"] != true {
+            continue;
+        }
+        let label = match claim {
+            "apparmor" => "unconfined".to_string(),
+            _ if on_host => own_label(),
+            _ => "system_u:system_r:container_t:s0".to_string(),
+        };
+        let mut sb = Sandbox::new("features_lsm");
+        sb.bundle
+            .set(&format!("/process/{field}"), json!(label))
+            .args(&["cat", "/proc/self/attr/current"]);
+        if on_host {
+            let shown = run_ok(&mut sb);
+            assert_eq!(shown.trim_end_matches(['\0', '\n']), label, "{claim}");
+        } else {
+            let out = create_fails(&mut sb);
+            let why = format!("this host has no {lsm}");
+            assert!(out.stderr.contains(&format!("process.{field}")), "{out}");
+            assert!(out.stderr.contains(&why), "{out}");
+        }
     }
 }
 

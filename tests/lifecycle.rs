@@ -246,3 +246,29 @@ fn run_with_no_pivot_works() {
     out.assert_ok();
     assert_eq!(out.stdout, "root:x:0:0:root:/root:/bin/sh\n");
 }
+
+/// config.md makes `process` optional and runtime.md says `start` MUST
+/// fail without it: the container is made, and stays created when `start`
+/// refuses it, for `delete --force` to remove. (runc 1.1 refuses the
+/// create.)
+#[test]
+fn a_config_without_process_is_created_and_start_fails() {
+    keel_only!();
+    let mut sb = Sandbox::new("no_process");
+    sb.bundle.remove("/process");
+    let id = sb.id.clone();
+    sb.create(&id);
+    assert_eq!(sb.rt.status(&id), "created");
+    let out = sb.rt.fails(&["start", &id]);
+    let err = out.stderr.trim_end();
+    assert_eq!(err.lines().count(), 1, "want one error line: {out}");
+    assert!(err.contains("without a process"), "{out}");
+    assert_eq!(sb.rt.status(&id), "created");
+    sb.rt.ok(&["delete", "--force", &id]);
+    sb.wait_exit(&id);
+    assert!(!sb.state_dir(&id).exists(), "state dir remains");
+    // `run` is create and start: it fails the same way, leaving nothing.
+    let other = sb.other_id("run");
+    sb.run(&other, &[]).assert_failed();
+    sb.assert_nothing_left(&other);
+}

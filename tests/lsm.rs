@@ -1,17 +1,24 @@
 //! AppArmor and SELinux settings on a host without either (this project's
-//! machines): one clear error each, naming the JSON path and the value,
-//! and nothing left behind.
+//! machines): one clear error each, naming the JSON path (or the flag) and
+//! the value, and nothing left behind, for `create` and for `exec`. Where
+//! the host has AppArmor, tests/apparmor.rs checks that profiles apply.
 
 mod common;
 
-use common::Sandbox;
+use common::{Output, Sandbox};
 use serde_json::json;
 use std::path::Path;
+
+const LABEL: &str = "system_u:object_r:x";
 
 fn host_has_no_lsm() -> bool {
     let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
         .is_ok_and(|s| s.trim() == "Y");
     !apparmor && !Path::new("/sys/fs/selinux/enforce").exists()
+}
+
+fn why(lsm: &str) -> String {
+    format!("this host has no {lsm} (it is not enabled in the kernel)")
 }
 
 #[test]
@@ -32,13 +39,52 @@ fn lsm_labels_are_refused_on_a_host_without_the_lsm() {
     ];
     for (i, (pointer, path, lsm)) in cases.into_iter().enumerate() {
         let mut sb = Sandbox::new("lsm");
-        sb.bundle.set(pointer, json!("system_u:object_r:x"));
+        sb.bundle.set(pointer, json!(LABEL));
         let id = format!("{}-{i}", sb.id);
         let out = sb.try_create(&id, &[]);
         out.assert_failed();
-        common::assert_keel_config_error(&out, path, "system_u:object_r:x");
-        let why = format!("this host has no {lsm} (it is not enabled in the kernel)");
-        assert!(out.stderr.contains(&why), "{out}");
+        common::assert_keel_config_error(&out, path, LABEL);
+        assert!(out.stderr.contains(&why(lsm)), "{out}");
         sb.assert_nothing_left(&id);
+    }
+}
+
+/// One line naming the flag or the document's field, the value and why;
+/// nothing was started.
+fn assert_exec_refused(sb: &Sandbox, out: &Output, names: &[&str], lsm: &str) {
+    out.assert_failed();
+    let err = out.stderr.trim_end();
+    assert_eq!(err.lines().count(), 1, "want one error line: {out}");
+    for part in names.iter().copied().chain([LABEL, why(lsm).as_str()]) {
+        assert!(err.contains(part), "error does not mention {part:?}: {out}");
+    }
+    let ps = sb.rt.ok(&["ps", "--format", "json", &sb.id]);
+    let pids: Vec<i32> = serde_json::from_str(&ps.stdout).unwrap();
+    assert_eq!(pids.len(), 1, "only the init may run: {ps}");
+}
+
+#[test]
+fn exec_refuses_lsm_labels_on_a_host_without_the_lsm() {
+    keel_only!();
+    if !host_has_no_lsm() {
+        eprintln!("skipped: this host has AppArmor or SELinux");
+        return;
+    }
+    let mut sb = Sandbox::new("lsm_exec");
+    sb.bundle.args(&["sleep", "1000"]);
+    let id = sb.id.clone();
+    sb.create(&id);
+    sb.rt.ok(&["start", &id]);
+    for (flag, lsm) in [("--apparmor", "AppArmor"), ("--process-label", "SELinux")] {
+        let out = sb.rt.run(&["exec", flag, LABEL, &id, "true"]);
+        assert_exec_refused(&sb, &out, &[flag], lsm);
+    }
+    for (field, lsm) in [("apparmorProfile", "AppArmor"), ("selinuxLabel", "SELinux")] {
+        let doc = json!({"args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0}, field: LABEL});
+        let path = sb.dir.join(format!("{field}.json"));
+        std::fs::write(&path, doc.to_string()).unwrap();
+        let path = path.to_str().unwrap();
+        let out = sb.rt.run(&["exec", "--process", path, &id]);
+        assert_exec_refused(&sb, &out, &[path, field], lsm);
     }
 }

@@ -119,6 +119,9 @@ done
 # interrupts routed without ACPI, whose interpreter took seconds per
 # virtio device. A panic (init failing) ends qemu at once (-no-reboot).
 cmdline="console=ttyS0 panic=-1 cryptomgr.notests mitigations=off pci=noacpi"
+# AppArmor as the major LSM, as on a Debian host (the kernel's default
+# too; said here so that tests/apparmor.rs has it whatever that becomes).
+cmdline+=" apparmor=1 security=apparmor"
 [ -n "$verbose" ] || cmdline+=" quiet loglevel=3"
 [ "$cgroup" = v1 ] || cmdline+=" cgroup_no_v1=all"
 

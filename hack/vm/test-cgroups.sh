@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Run keel's cgroup, lifecycle and events integration tests in the test VM, on a pure
 # cgroup v2 host (the default) or a pure v1 one, which this project's hybrid
-# machines cannot be.
+# machines cannot be; and the AppArmor tests, since the guest has AppArmor
+# and this project's hosts do not.
 #
-#   hack/vm/test-cgroups.sh [--v2|--v1] [--timeout SECONDS] [TEST ARGS...]
+#   hack/vm/test-cgroups.sh [--v2|--v1] [--timeout SECONDS] [--suites LIST]
+#                           [TEST ARGS...]
 #
-# TEST ARGS go to both test binaries (a name filter, --exact, ...). The
+# LIST: the test files to run, comma-separated (default
+# cgroups,lifecycle,events,apparmor; `--suites apparmor` runs just that).
+# TEST ARGS go to every test binary (a name filter, --exact, ...). The
 # binaries are built here on the host and run in the guest from the same
 # absolute paths, which they have built in: the keel binary
 # (CARGO_BIN_EXE_keel), hack/mkbundle.sh and the bundle template under the
@@ -16,16 +20,26 @@ cd "$(dirname "$0")/../.."
 
 layout=--v2
 timeout=1800
+suites=cgroups,lifecycle,events,apparmor
 while [ $# -gt 0 ]; do
 	case $1 in
 	--v1 | --v2) layout=$1 ;;
 	--timeout) timeout=$2; shift ;;
+	--suites) suites=$2; shift ;;
 	*) break ;;
 	esac
 	shift
 done
+IFS=, read -r -a tests <<<"$suites"
 
-tests=(cgroups lifecycle events)
+# tests/apparmor.rs loads its test profile with apparmor_parser, which the
+# guest runs from the host's /usr. The package is inert on this project's
+# hosts, whose kernel has no AppArmor; nothing here starts its service.
+if [[ ",$suites," == *,apparmor,* ]] && ! dpkg -s apparmor >/dev/null 2>&1; then
+	apt-get update -q -o DPkg::Lock::Timeout=600
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		-o DPkg::Lock::Timeout=600 apparmor
+fi
 # cargo names each artifact it builds; the test harness executables and
 # keel's own binary are the ones needed.
 plan=$(cargo test --no-run --message-format=json "${tests[@]/#/--test=}" |

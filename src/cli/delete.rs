@@ -13,7 +13,7 @@ pub fn run(cli: &super::Cli, args: &super::DeleteArgs) -> anyhow::Result<()> {
         Ok(st) => crate::lifecycle::destroy(c, &st, args.force)?,
         // A create that crashed before writing its state: nothing of it
         // runs (its init dies with it), so force removes the directory.
-        Err(StateError::NotFound(_)) if args.force => c.remove()?,
+        Err(StateError::NotFound(_)) if args.force => crate::lifecycle::remove_state(c)?,
         // A damaged state file: force removes what can still be found.
         Err(StateError::Corrupt { .. }) if args.force => {
             crate::lifecycle::destroy_damaged(c, &args.id)?

@@ -56,6 +56,8 @@ pub fn run(cli: &super::Cli, args: &super::ExecArgs) -> anyhow::Result<i32> {
         console_fd: pair.as_ref().map(|(_, theirs)| theirs.as_raw_fd()),
         preserve_fds: args.preserve_fds,
         pid_file: args.pid_file.as_deref(),
+        personality: st.personality.as_ref(),
+        memory_policy: st.memory_policy.as_ref(),
     };
     let pid = join::spawn(&opts)?;
     if args.detach {
@@ -72,13 +74,11 @@ pub fn run(cli: &super::Cli, args: &super::ExecArgs) -> anyhow::Result<i32> {
 /// The process document, or the container's own process with runc's
 /// command-line overrides.
 fn build_process(args: &super::ExecArgs, base: Option<&Process>) -> anyhow::Result<Process> {
-    if args.apparmor.is_some() || args.process_label.is_some() {
-        bail!("--apparmor and --process-label: LSM labels are not supported by keel yet");
-    }
     let mut p = match &args.process {
         Some(path) => read_process(path)?,
         None => from_flags(args, base.cloned().unwrap_or_default())?,
     };
+    set_labels(&mut p, args, base)?;
     if args.no_new_privs {
         p.set_no_new_privileges(Some(true));
     }
@@ -97,12 +97,38 @@ fn build_process(args: &super::ExecArgs, base: Option<&Process>) -> anyhow::Resu
     {
         bail!("exec: {path}: {message}");
     }
-    if p.apparmor_profile().is_some() || p.selinux_label().is_some() {
-        bail!(
-            "exec: process.apparmorProfile/selinuxLabel: LSM labels are not supported by keel yet"
-        );
-    }
     Ok(p)
+}
+
+/// As runc: `--apparmor` and `--process-label` win; otherwise a label the
+/// process document leaves empty is the container's own, so that an exec'd
+/// process is confined like the init.
+fn set_labels(
+    p: &mut Process,
+    args: &super::ExecArgs,
+    base: Option<&Process>,
+) -> anyhow::Result<()> {
+    use crate::lsm::{check_flag, Lsm};
+    let own = base.map(crate::lsm::Labels::of).unwrap_or_default();
+    let empty = |v: &Option<String>| v.as_deref().is_none_or(str::is_empty);
+    let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+    if let Some(profile) = given(&args.apparmor) {
+        if let Some(problem) = check_flag("--apparmor", &profile, Lsm::AppArmor) {
+            bail!("exec: {problem}");
+        }
+        p.set_apparmor_profile(Some(profile));
+    } else if empty(p.apparmor_profile()) {
+        p.set_apparmor_profile(own.apparmor);
+    }
+    if let Some(label) = given(&args.process_label) {
+        if let Some(problem) = check_flag("--process-label", &label, Lsm::Selinux) {
+            bail!("exec: {problem}");
+        }
+        p.set_selinux_label(Some(label));
+    } else if empty(p.selinux_label()) {
+        p.set_selinux_label(own.selinux);
+    }
+    Ok(())
 }
 
 /// A process JSON file, with errors naming the file and the JSON path.

@@ -4,8 +4,14 @@
 //! either read from the table the code itself uses (mount options, hook
 //! kinds) or found by putting a config that uses the feature through the
 //! same validation `create` runs, so a claim cannot drift from behaviour:
-//! a namespace, an LSM or a cgroup feature is claimed exactly when
-//! `create` would accept a config asking for it on this host.
+//! a namespace or a cgroup feature is claimed exactly when `create` would
+//! accept a config asking for it on this host. AppArmor and SELinux are
+//! the exception the spec makes: their `enabled` says whether keel
+//! implements the LSM, "irrelevant to the availability" of it on the host
+//! (features-linux.md); keel applies both (src/lsm/) wherever the host has
+//! them, so both are claimed, and tests/features.rs checks that a claimed
+//! LSM is applied on a host that has it and refused with that reason on
+//! one that has not.
 
 use crate::hooks::HookKind;
 use oci_spec::runtime::{
@@ -32,8 +38,8 @@ pub fn document() -> Value {
             "capabilities": capabilities(),
             "cgroup": cgroup(),
             "seccomp": super::features_seccomp::seccomp(),
-            "apparmor": {"enabled": accepts(&["process", "apparmorProfile"], json!("keel"))},
-            "selinux": {"enabled": accepts(&["process", "selinuxLabel"], json!("system_u:system_r:container_t:s0"))},
+            "apparmor": {"enabled": true},
+            "selinux": {"enabled": true},
             "intelRdt": {"enabled": accepts(&["linux", "intelRdt"], json!({"closID": "keel"}))},
             "memoryPolicy": memory_policy(),
             "mountExtensions": {"idmap": {"enabled": idmap_mounts()}},
@@ -195,10 +201,21 @@ fn cgroup() -> Value {
     })
 }
 
+/// The modes and flags this kernel takes (each flag tried with MPOL_BIND,
+/// which takes all three).
 fn memory_policy() -> Value {
-    use crate::process::linux_attrs::{FLAGS, MODES};
-    let modes: Vec<String> = MODES.iter().map(|(m, _)| m.to_string()).collect();
-    let flags: Vec<String> = FLAGS.iter().map(|(f, _)| f.to_string()).collect();
+    use crate::process::linux_attrs::{kernel_takes, FLAGS, MODES};
+    use oci_spec::runtime::MemoryPolicyModeType as Mode;
+    let modes: Vec<String> = MODES
+        .iter()
+        .filter(|(m, _)| kernel_takes(*m, 0))
+        .map(|(m, _)| m.to_string())
+        .collect();
+    let flags: Vec<String> = FLAGS
+        .iter()
+        .filter(|(_, v)| kernel_takes(Mode::MpolBind, *v))
+        .map(|(f, _)| f.to_string())
+        .collect();
     json!({"modes": modes, "flags": flags})
 }
 
@@ -316,7 +333,8 @@ mod tests {
         let options = doc["mountOptions"].as_array().unwrap();
         assert!(options.iter().any(|o| o == "idmap") && options.iter().any(|o| o == "ridmap"));
         assert_eq!(doc["linux"]["mountExtensions"]["idmap"]["enabled"], true);
-        assert_eq!(doc["linux"]["apparmor"]["enabled"], false);
+        assert_eq!(doc["linux"]["apparmor"]["enabled"], true);
+        assert_eq!(doc["linux"]["selinux"]["enabled"], true);
         assert_eq!(doc["linux"]["cgroup"]["systemd"], false);
         assert!(doc["linux"]["capabilities"]
             .as_array()

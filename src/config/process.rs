@@ -11,20 +11,8 @@ pub fn parse_process(text: &str) -> Result<Process, Vec<Problem>> {
     let process: Process = parse_as(text).map_err(|p| vec![p])?;
     let mut problems = Vec::new();
     check_process(&process, "", &mut problems);
-    let not_yet = |path: &str| Problem::new(path, "LSM labels are not supported by keel yet");
-    if process
-        .apparmor_profile()
-        .as_ref()
-        .is_some_and(|p| !p.is_empty())
-    {
-        problems.push(not_yet("apparmorProfile"));
-    }
-    if process
-        .selinux_label()
-        .as_ref()
-        .is_some_and(|l| !l.is_empty())
-    {
-        problems.push(not_yet("selinuxLabel"));
+    for (path, message) in crate::lsm::validate_process(&process, "") {
+        problems.push(Problem::new(path, message));
     }
     if problems.is_empty() {
         Ok(process)

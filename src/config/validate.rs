@@ -34,12 +34,9 @@ pub fn resolve_rootfs(spec: &Spec, bundle: &Path) -> Result<PathBuf, Problem> {
 
 pub fn validate(spec: &Spec) -> Vec<Problem> {
     let mut problems = Vec::new();
-    match spec.process() {
-        None => problems.push(Problem::new(
-            "process",
-            "missing: create needs a process to run",
-        )),
-        Some(process) => check_process(process, "process.", &mut problems),
+    // config.md: process is optional; runtime.md: then `start` fails.
+    if let Some(process) = spec.process() {
+        check_process(process, "process.", &mut problems);
     }
     check_namespaces(spec, &mut problems);
     check_uts(spec, &mut problems);
@@ -165,51 +162,31 @@ fn check_namespaces(spec: &Spec, problems: &mut Vec<Problem>) {
             }
         }
     }
-    if !namespaces::has(spec, LinuxNamespaceType::Mount) {
-        let msg = "a mount namespace is required: keel sets up the rootfs in one";
+    // Without a mount namespace the container's mounts are made in the
+    // runtime's, which only the runtime's user namespace may change.
+    if !namespaces::has(spec, LinuxNamespaceType::Mount)
+        && namespaces::has(spec, LinuxNamespaceType::User)
+    {
+        let msg = "a user namespace needs a mount namespace too: the runtime's own cannot \
+                   be changed from inside a user namespace";
         problems.push(Problem::new("linux.namespaces", msg));
     }
 }
 
-/// Security settings keel cannot honour. Running without a label the
-/// config asks for would silently weaken the container, so each is an
-/// error: that the host lacks the LSM, or that keel cannot apply it yet.
+/// Security settings keel cannot honour on this host. Running without
+/// what the config asks for would silently weaken the container, so each
+/// is an error: an LSM label where the host lacks the LSM, Intel RDT.
 fn check_unsupported(spec: &Spec, problems: &mut Vec<Problem>) {
-    let (apparmor, selinux) = (apparmor_enabled(), selinux_enabled());
-    let label = |path: &str, value: &str, lsm: &str, enabled: bool| {
-        let why = if enabled {
-            format!("{lsm} labels are not supported by keel yet")
-        } else {
-            format!("this host has no {lsm} (it is not enabled in the kernel)")
-        };
-        Problem::new(path, format!("{value:?}: {why}"))
-    };
-    let set = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
-    let linux = spec.linux().as_ref();
-    if let Some(v) = linux.and_then(|l| set(l.mount_label())) {
-        problems.push(label("linux.mountLabel", &v, "SELinux", selinux));
+    for (path, message) in crate::lsm::validate(spec) {
+        problems.push(Problem::new(path, message));
     }
-    if linux.is_some_and(|l| l.intel_rdt().is_some()) {
+    if spec
+        .linux()
+        .as_ref()
+        .is_some_and(|l| l.intel_rdt().is_some())
+    {
         problems.push(Problem::new("linux.intelRdt", intel_rdt_problem()));
     }
-    let process = spec.process().as_ref();
-    if let Some(v) = process.and_then(|p| set(p.apparmor_profile())) {
-        problems.push(label("process.apparmorProfile", &v, "AppArmor", apparmor));
-    }
-    if let Some(v) = process.and_then(|p| set(p.selinux_label())) {
-        problems.push(label("process.selinuxLabel", &v, "SELinux", selinux));
-    }
-}
-
-/// As runc decides it: the module says it is enabled.
-fn apparmor_enabled() -> bool {
-    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-        .is_ok_and(|s| s.trim() == "Y")
-}
-
-/// As runc decides it: selinuxfs is mounted.
-fn selinux_enabled() -> bool {
-    std::path::Path::new("/sys/fs/selinux/enforce").exists()
 }
 
 /// Why `linux.intelRdt` cannot be honoured: the spec requires an error

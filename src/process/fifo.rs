@@ -40,14 +40,14 @@ pub fn open_handle(path: &Path) -> std::io::Result<OwnedFd> {
 }
 
 /// Init side: block until `start` opens the fifo, then say we are alive.
-/// The fifo is reopened through `proc`, which keel verified: the path
+/// The fifo is reopened through `fds`, in a procfs keel verified: the path
 /// "/proc/self/fd" in the container could lead anywhere by now.
 pub fn wait_for_start(
     handle: &OwnedFd,
-    proc: &crate::procfs::ProcRoot,
+    fds: &crate::procfs::FdDir,
 ) -> Result<File, crate::procfs::ProcError> {
     use std::os::fd::AsFd;
-    let fd = proc.reopen(handle.as_fd(), libc::O_WRONLY)?;
+    let fd = fds.reopen(handle.as_fd(), libc::O_WRONLY)?;
     let mut file = File::from(fd);
     file.write_all(&[STARTED])
         .map_err(|source| crate::procfs::ProcError::Io {

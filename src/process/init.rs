@@ -10,7 +10,7 @@ use crate::hooks::{self, HookError, HookKind};
 use crate::namespaces::{self, NamespaceError, Plan};
 use crate::rootfs::{self, RootfsError};
 use crate::{exec, sysctl};
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use std::ffi::CString;
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -72,10 +72,12 @@ fn sys(what: &'static str) -> impl FnOnce(std::io::Error) -> InitError {
 /// What the last phase needs once `start` arrives.
 struct Ready {
     fifo: OwnedFd,
-    /// Opened while the init still may make a procfs (before seccomp and
-    /// the user switch), to reopen the fifo once `start` comes.
-    proc: crate::procfs::ProcRoot,
-    program: exec::Program,
+    /// Opened while the init still may make a procfs and open it with
+    /// openat2 (before seccomp and the user switch), to reopen the fifo
+    /// once `start` comes.
+    fds: crate::procfs::FdDir,
+    /// None without `process`: `start` refuses such a container.
+    program: Option<exec::Program>,
 }
 
 pub fn main(mut ctx: InitContext, close: &[i32]) -> ! {
@@ -115,10 +117,9 @@ fn exit(code: i32) -> ! {
 fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
     let opts = ctx.opts;
     let spec = &opts.bundle.spec;
-    let process = spec
-        .process()
-        .as_ref()
-        .expect("validated: process is present");
+    // Optional in config.json: without it the container is made all the
+    // same, and `start` refuses it (runtime.md).
+    let process = spec.process().as_ref();
     guard_parent(ctx.plan)?;
     wait_for_id_maps(ctx)?;
     if !ctx.plan.joins_before_clone() {
@@ -128,22 +129,43 @@ fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
         crate::timens::unshare(spec)?;
     }
     become_user_namespace_root(ctx.plan)?;
-    let console = settings::console_socket(process, None, ctx.console_fd)?;
+    let console = match process {
+        Some(p) => settings::console_socket(p, None, ctx.console_fd)?,
+        None => None,
+    };
     let fifo = ctx.fifo.take().expect("the fifo handle is taken once");
     prepare_rootfs(ctx)?;
     wait_for_runtime_hooks(ctx)?;
     run_container_hook(opts, ctx.state, HookKind::CreateContainer, "creating")?;
     rootfs::pivot(spec, &opts.bundle.rootfs, opts.no_pivot)?;
     nix::unistd::setsid().map_err(|e| sys("setsid")(e.into()))?;
-    if let Some(socket) = console {
-        settings::terminal(socket, process, true)?;
+    if let (Some(socket), Some(p)) = (console, process) {
+        settings::terminal(socket, p, true)?;
     }
     configure_namespaces(spec)?;
     let proc = crate::procfs::ProcRoot::open()?;
+    let fds = proc.fd_dir()?;
     rootfs::finalize(spec)?;
-    join_session_keyring(opts)?;
+    join_session_keyring(opts, &proc)?;
+    let program = process
+        .map(|p| prepare_process(ctx, p, &proc))
+        .transpose()?;
+    settings::pass_fds(opts.preserve_fds)?;
+    Ok(Ready { fifo, fds, program })
+}
+
+/// The process's own settings, as late as they can come: limits, the
+/// execution domain, LSM labels, seccomp around the user switch, the
+/// program to run.
+fn prepare_process(
+    ctx: &InitContext,
+    process: &Process,
+    proc: &crate::procfs::ProcRoot,
+) -> Result<exec::Program, InitError> {
+    let opts = ctx.opts;
     settings::apply_limits(process)?;
-    linux_attrs::apply(spec.linux().as_ref())?;
+    linux_attrs::apply(opts.bundle.spec.linux().as_ref())?;
+    settings::exec_labels(process, Some(proc))?;
     let early = settings::load_seccomp(ctx.seccomp, process, SeccompStage::BeforeUserSwitch)?;
     settings::switch_user(process)?;
     let program = exec::prepare(process, &opts.extra_env)?;
@@ -152,12 +174,7 @@ fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
     if let Some(listener) = early.or(late) {
         hand_over_listener(ctx, listener)?;
     }
-    settings::pass_fds(opts.preserve_fds)?;
-    Ok(Ready {
-        fifo,
-        proc,
-        program,
-    })
+    Ok(program)
 }
 
 /// Die with the parent until `Created`: an init orphaned mid-create would
@@ -344,32 +361,43 @@ fn configure_namespaces(spec: &Spec) -> Result<(), InitError> {
 }
 
 /// A fresh session keyring per container, as runc makes, so containers do
-/// not share the caller's keys. Kernels without keyrings are fine.
-fn join_session_keyring(opts: &CreateOptions) -> Result<(), InitError> {
+/// not share the caller's keys; with an SELinux label, the keyring carries
+/// it. Kernels without keyrings are fine.
+fn join_session_keyring(
+    opts: &CreateOptions,
+    proc: &crate::procfs::ProcRoot,
+) -> Result<(), InitError> {
     if opts.no_new_keyring {
         return Ok(());
     }
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
     let name = CString::new(opts.id).expect("ids have no NUL");
-    // SAFETY: keyctl with a valid C string.
-    let ret =
-        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
-    if ret < 0 {
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::ENOSYS) {
-            return Err(InitError::Sys {
-                what: "join a new session keyring",
-                source: err,
-            });
+    let process = opts.bundle.spec.process().as_ref();
+    let labels = process.map(crate::lsm::Labels::of).unwrap_or_default();
+    let joined = crate::lsm::with_key_label(proc, &labels, || {
+        // SAFETY: keyctl with a valid C string.
+        let ret =
+            unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+        // errno now: clearing the key label afterwards may change it.
+        match ret {
+            ..0 => Err(std::io::Error::last_os_error()),
+            _ => Ok(()),
         }
+    })
+    .map_err(settings::SettingsError::from)?;
+    match joined {
+        Err(err) if err.raw_os_error() != Some(libc::ENOSYS) => Err(InitError::Sys {
+            what: "join a new session keyring",
+            source: err,
+        }),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// After `Created`: wait for `start`, run startContainer hooks, exec.
 /// Failures from here on reach `start` through the fifo.
 fn wait_and_exec(ready: Ready, opts: &CreateOptions, st: &crate::state::State) -> ! {
-    let Ok(mut fifo) = fifo::wait_for_start(&ready.fifo, &ready.proc) else {
+    let Ok(mut fifo) = fifo::wait_for_start(&ready.fifo, &ready.fds) else {
         exit(1)
     };
     drop(ready.fifo);
@@ -377,7 +405,11 @@ fn wait_and_exec(ready: Ready, opts: &CreateOptions, st: &crate::state::State) -
         let _ = write!(fifo, "{e}");
         exit(1);
     }
-    let err = exec::exec(&ready.program);
+    let Some(program) = &ready.program else {
+        let _ = write!(fifo, "config.json has no process to run");
+        exit(1)
+    };
+    let err = exec::exec(program);
     let _ = write!(fifo, "{err}");
     exit(127)
 }

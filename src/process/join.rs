@@ -8,9 +8,12 @@
 //!  clone(SIGCHLD) ────────────────────────────▶ die with parent (PDEATHSIG)
 //!  add it to the container's cgroup
 //!                      ───── Go ─────────────▶ connect --console-socket
-//!                                              setns ipc, uts, net, cgroup, mnt (last)
+//!                                              setns ipc, uts, net, cgroup, mnt (last);
+//!                                              no mnt ns of its own: chroot into the
+//!                                              init's root (/proc/<init>/root)
 //!                                              setsid; pty → socket
-//!                                              rlimits, user, capabilities,
+//!                                              rlimits, personality, LSM labels (at
+//!                                              exec), user, capabilities,
 //!                                              cwd, find program, no_new_privs
 //!                      ◀──── Ready ─────────── execve
 //!  end-of-file: the exec happened (the channel is close-on-exec);
@@ -28,6 +31,7 @@ use crate::cgroups::{Cgroup, CgroupError};
 use crate::exec::{self, ExecError};
 use crate::namespaces::{self, Join, NamespaceError};
 use crate::state::{self, StateError};
+use nix::fcntl::OFlag;
 use oci_spec::runtime::{LinuxNamespaceType, Process};
 use serde::{Deserialize, Serialize};
 use std::os::fd::{OwnedFd, RawFd};
@@ -52,6 +56,9 @@ pub struct ExecOptions<'a> {
     pub console_fd: Option<RawFd>,
     pub preserve_fds: u32,
     pub pid_file: Option<&'a Path>,
+    /// The container's linux.personality and linux.memoryPolicy.
+    pub personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
+    pub memory_policy: Option<&'a oci_spec::runtime::LinuxMemoryPolicy>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +82,8 @@ pub enum JoinError {
     Seccomp(#[from] crate::seccomp::SeccompError),
     #[error("seccomp listener: fetch it from the new process: {0}")]
     Listener(std::io::Error),
+    #[error("exec: open the container's root {0}: {1}")]
+    Root(String, std::io::Error),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -97,6 +106,8 @@ enum ChildError {
     Attribute(#[from] AttributeError),
     #[error(transparent)]
     Userns(#[from] crate::userns::UsernsError),
+    #[error(transparent)]
+    LinuxAttr(#[from] super::linux_attrs::LinuxAttrError),
     #[error("{0}")]
     Sys(String),
 }
@@ -105,6 +116,12 @@ enum ChildError {
 /// namespace) once it has exec'd.
 pub fn spawn(opts: &ExecOptions) -> Result<i32, JoinError> {
     let joins = namespaces::of_process(opts.init_pid)?;
+    // A container without a mount namespace of its own shares ours, in a
+    // chroot (rootfs::shared_ns): the new process enters the init's root.
+    let root = match joins.iter().any(|j| j.kind == LinuxNamespaceType::Mount) {
+        true => None,
+        false => Some(open_root(opts.init_pid)?),
+    };
     let (tx, rx) = channel::<ExecMsg>()?;
     let (go_tx, go_rx) = channel::<()>()?;
     // The child must not hold the sending end of Go: a parent that dies
@@ -115,7 +132,7 @@ pub fn spawn(opts: &ExecOptions) -> Result<i32, JoinError> {
     let (pid, in_unified) = namespaces::fork_into_cgroup(&joins, 0, cgroup, || {
         // SAFETY: closing the child's copy of a parent-side fd.
         unsafe { libc::close(go_tx_fd) };
-        child(opts, &joins, &go_rx, &tx)
+        child(opts, &joins, root.as_ref(), &go_rx, &tx)
     })?;
     drop((tx, cgroup_fd));
     let outcome =
@@ -199,9 +216,24 @@ fn forward_listener(opts: &ExecOptions, pid: i32, fd: i32) -> Result<(), JoinErr
     Ok(crate::seccomp::send_listener(path, &listener, &doc)?)
 }
 
+/// The init's root directory (through /proc, so it is the one the init
+/// has, not a path that could have been replaced).
+fn open_root(pid: i32) -> Result<OwnedFd, JoinError> {
+    let path = format!("/proc/{pid}/root");
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    nix::fcntl::open(path.as_str(), flags, nix::sys::stat::Mode::empty())
+        .map_err(|e| JoinError::Root(path, e.into()))
+}
+
 /// The child's side, top to bottom; it execs or exits.
-fn child(opts: &ExecOptions, joins: &[Join], go: &Receiver<()>, tx: &Sender<ExecMsg>) {
-    let program = match setup(opts, joins, go, tx) {
+fn child(
+    opts: &ExecOptions,
+    joins: &[Join],
+    root: Option<&OwnedFd>,
+    go: &Receiver<()>,
+    tx: &Sender<ExecMsg>,
+) {
+    let program = match setup(opts, joins, root, go, tx) {
         Ok(program) => program,
         Err(e) => {
             let _ = tx.send(&ExecMsg::Failed(e.to_string()));
@@ -220,6 +252,7 @@ fn child(opts: &ExecOptions, joins: &[Join], go: &Receiver<()>, tx: &Sender<Exec
 fn setup(
     opts: &ExecOptions,
     joins: &[Join],
+    root: Option<&OwnedFd>,
     go: &Receiver<()>,
     tx: &Sender<ExecMsg>,
 ) -> Result<exec::Program, ChildError> {
@@ -250,11 +283,16 @@ fn setup(
     if joins.iter().any(|j| j.kind == LinuxNamespaceType::User) {
         crate::userns::become_root()?;
     }
+    if let Some(root) = root {
+        enter_root(root)?;
+    }
     nix::unistd::setsid().map_err(|e| ChildError::Sys(format!("setsid: {e}")))?;
     if let Some(socket) = console {
         settings::terminal(socket, process, false)?;
     }
     settings::apply_limits(process)?;
+    settings::exec_labels(process, None)?;
+    super::linux_attrs::apply_each(opts.personality, opts.memory_policy)?;
     let filter = opts.seccomp.map(|(f, _)| f);
     let early = settings::load_seccomp(filter, process, SeccompStage::BeforeUserSwitch)?;
     settings::switch_user(process)?;
@@ -266,6 +304,13 @@ fn setup(
     }
     settings::pass_fds(opts.preserve_fds)?;
     Ok(program)
+}
+
+fn enter_root(root: &OwnedFd) -> Result<(), ChildError> {
+    let fail = |what: &str, e: nix::Error| ChildError::Sys(format!("{what}: {e}"));
+    nix::unistd::fchdir(root).map_err(|e| fail("enter the container's root", e))?;
+    nix::unistd::chroot(".").map_err(|e| fail("chroot into the container's root", e))?;
+    nix::unistd::chdir("/").map_err(|e| fail("chdir /", e))
 }
 
 /// Report the listener's fd number; keep it open until the parent, having

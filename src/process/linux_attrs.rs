@@ -140,6 +140,25 @@ pub fn apply_personality(p: &LinuxPersonality) -> Result<(), LinuxAttrError> {
     Ok(())
 }
 
+/// Whether this kernel takes `mode` (with `flags`): MPOL_WEIGHTED_INTERLEAVE
+/// arrived in 6.9 and MPOL_PREFERRED_MANY in 5.15, so `features` must ask
+/// rather than list every mode the spec names. It sets the caller's own
+/// policy and puts the default back; only `features` calls it.
+pub fn kernel_takes(mode: Mode, flags: i32) -> bool {
+    let node0 = [1u64];
+    let (ptr, maxnode) = match mode {
+        Mode::MpolDefault | Mode::MpolLocal => (std::ptr::null(), 0),
+        _ => (node0.as_ptr(), 64),
+    };
+    let value = mode_value(mode) | flags;
+    // SAFETY: the mask holds `maxnode` bits and outlives the calls.
+    unsafe {
+        let ok = libc::syscall(libc::SYS_set_mempolicy, value, ptr, maxnode) == 0;
+        libc::syscall(libc::SYS_set_mempolicy, 0, std::ptr::null::<u64>(), 0);
+        ok
+    }
+}
+
 pub fn apply_memory_policy(m: &LinuxMemoryPolicy) -> Result<(), LinuxAttrError> {
     let path = "linux.memoryPolicy";
     let nodes = m.nodes().as_deref().unwrap_or("");
@@ -174,10 +193,20 @@ pub fn apply_memory_policy(m: &LinuxMemoryPolicy) -> Result<(), LinuxAttrError> 
 /// Both, for the init just before it execs.
 pub fn apply(linux: Option<&Linux>) -> Result<(), LinuxAttrError> {
     let Some(linux) = linux else { return Ok(()) };
-    if let Some(m) = linux.memory_policy() {
+    apply_each(linux.personality().as_ref(), linux.memory_policy().as_ref())
+}
+
+/// Both, as recorded for the container, for a process `exec` starts in
+/// it: it is forked from `keel exec`, not from the init, so it inherits
+/// neither (runc's setns init sets them too).
+pub fn apply_each(
+    personality: Option<&LinuxPersonality>,
+    memory_policy: Option<&LinuxMemoryPolicy>,
+) -> Result<(), LinuxAttrError> {
+    if let Some(m) = memory_policy {
         apply_memory_policy(m)?;
     }
-    if let Some(p) = linux.personality() {
+    if let Some(p) = personality {
         apply_personality(p)?;
     }
     Ok(())

@@ -16,6 +16,8 @@
 //!  own: a user namespace holding each (a
 //!  short-lived child, maps written, ns kept)
 //!  make cgroup + limits
+//!  no mount namespace: record, then bind the
+//!  rootfs onto itself in ours (rootfs::shared_ns)
 //!  open namespaces to join; setns(pid) if joined
 //!  open exec fifo (O_PATH); connect --console-socket
 //!  clone(CLONE_NEW* | SIGCHLD) ───────────────▶ die with parent (PDEATHSIG)
@@ -52,11 +54,12 @@
 //!                      ◀──── MountsReady ──────
 //!  prestart, createRuntime hooks (host ns)
 //!                      ───── HooksDone ───────▶ createContainer hooks
-//!                                               pivot_root
+//!                                               pivot_root (chroot without a mount ns)
 //!                                               pty (owned by process.user) → socket
 //!                                               masked/readonly paths, sysctl,
-//!                                               hostname, rlimits, user, caps,
-//!                                               cwd, resolve executable, seccomp
+//!                                               hostname, rlimits, LSM labels
+//!                                               (for exec), user, caps, cwd,
+//!                                               resolve executable, seccomp
 //!                      ◀── SeccompListener(fd) ─ (only with SCMP_ACT_NOTIFY)
 //!  pidfd_getfd; send it to listenerPath
 //!                      ─── ListenerSent ──────▶
@@ -77,7 +80,8 @@
 //! and `create` reports it, kills the init and removes the state directory;
 //! if the init dies without a word, the channel reads end-of-file. If the
 //! parent dies mid-create, the init dies with it (PDEATHSIG), and what is
-//! left is a state directory that `delete --force` removes.
+//! left is a state directory that `delete --force` removes (with the
+//! rootfs bind of a container without a mount namespace, recorded there).
 
 pub mod attributes;
 mod channel;

@@ -88,6 +88,8 @@ pub enum CreateError {
     Hook(#[from] hooks::HookError),
     #[error(transparent)]
     NetDev(#[from] crate::netdev::NetDevError),
+    #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::RootfsError),
     #[error("pid file {path:?}: {source}")]
     PidFile {
         path: std::path::PathBuf,
@@ -104,6 +106,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     let idmap_ns = crate::idmap::Namespaces::make(&opts.bundle.spec)?;
     let mut st = pending::initial_state(opts);
     pending.make_cgroup(&mut st, opts)?;
+    pending.bind_rootfs(opts)?;
     let (to_parent, from_init) = channel::<InitMsg>()?;
     let (to_init, from_parent) = channel::<ParentMsg>()?;
     let console = connect_console(opts)?;

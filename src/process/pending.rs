@@ -12,6 +12,7 @@ use std::path::Path;
 /// Undo a create that did not finish: kill the init, run nothing else, and
 /// remove the state directory. Disarmed by `finish`.
 pub(super) struct Pending {
+    id: String,
     container: Option<Container>,
     pid: i32,
     pub(super) cgroup: Option<Cgroup>,
@@ -27,9 +28,18 @@ impl Drop for Pending {
         if let Some(cgroup) = self.cgroup.take() {
             let _ = cgroup.remove();
         }
-        if let Some(c) = self.container.take() {
-            let _ = c.remove();
+        let Some(c) = self.container.take() else {
+            return;
+        };
+        // Without the record, nothing could find the mount again.
+        if let Err(e) = crate::rootfs::release_runtime_ns_bind(&c) {
+            crate::logging::warn(&format!(
+                "container {}: {e}; its state is kept for `delete --force`",
+                self.id
+            ));
+            return;
         }
+        let _ = c.remove();
     }
 }
 
@@ -38,6 +48,7 @@ impl Pending {
     pub(super) fn claim(opts: &CreateOptions) -> Result<Pending, CreateError> {
         let container = state::create_dir(opts.root, opts.id)?;
         let pending = Pending {
+            id: opts.id.to_string(),
             container: Some(container),
             pid: 0,
             cgroup: None,
@@ -75,6 +86,22 @@ impl Pending {
             opts.id
         ));
         self.cgroup = Some(cgroup);
+        Ok(())
+    }
+
+    /// A container sharing the runtime's mount namespace gets its rootfs
+    /// bound there now, before the init exists (see rootfs::shared_ns);
+    /// the record of it is in the state directory before it is attached.
+    pub(super) fn bind_rootfs(&self, opts: &CreateOptions) -> Result<(), CreateError> {
+        let spec = &opts.bundle.spec;
+        if !crate::rootfs::shares_runtime_ns(spec) {
+            return Ok(());
+        }
+        crate::rootfs::bind_in_runtime_ns(spec, &opts.bundle.rootfs, self.container())?;
+        crate::logging::debug(&format!(
+            "container {}: rootfs bound in the runtime's mount namespace",
+            opts.id
+        ));
         Ok(())
     }
 
@@ -164,6 +191,7 @@ fn sets_limits(r: &oci_spec::runtime::LinuxResources) -> bool {
 
 pub(super) fn initial_state(opts: &CreateOptions) -> State {
     let spec = &opts.bundle.spec;
+    let linux = spec.linux().as_ref();
     State {
         oci_version: spec.version().clone(),
         id: opts.id.to_string(),
@@ -177,8 +205,10 @@ pub(super) fn initial_state(opts: &CreateOptions) -> State {
         hooks: spec.hooks().clone(),
         own_pid_ns: namespaces::creates(spec, LinuxNamespaceType::Pid),
         process: spec.process().clone(),
-        seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+        seccomp: linux.and_then(|l| l.seccomp().clone()),
         cgroup: None,
+        personality: linux.and_then(|l| l.personality().clone()),
+        memory_policy: linux.and_then(|l| l.memory_policy().clone()),
     }
 }
 

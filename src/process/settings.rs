@@ -24,6 +24,8 @@ pub enum SettingsError {
     OomScoreAdj(crate::procfs::ProcError),
     #[error(transparent)]
     Attribute(#[from] super::attributes::AttributeError),
+    #[error(transparent)]
+    Lsm(#[from] crate::lsm::LsmError),
     #[error("{what}: {source}")]
     Sys {
         what: &'static str,
@@ -108,6 +110,32 @@ pub fn apply_limits(process: &Process) -> Result<(), SettingsError> {
     // While CAP_SYS_NICE (negative nice, real-time classes) is still held.
     super::attributes::apply(process)?;
     Ok(())
+}
+
+/// The AppArmor profile and SELinux label the process takes on at its
+/// execve, written through `proc` (or a verified procfs opened now). This
+/// comes before any seccomp filter, so a profile need not allow keel's
+/// openat2, fstatfs and write, and before the user switch, as runc's init
+/// does; the labels only take effect at exec, so nothing keel does until
+/// then runs confined, except startContainer hooks, which the init spawns
+/// and which then run under the container's labels, as with runc.
+pub fn exec_labels(
+    process: &Process,
+    proc: Option<&crate::procfs::ProcRoot>,
+) -> Result<(), SettingsError> {
+    let labels = crate::lsm::Labels::of(process);
+    if labels.is_empty() {
+        return Ok(());
+    }
+    let opened;
+    let proc = match proc {
+        Some(proc) => proc,
+        None => {
+            opened = crate::procfs::ProcRoot::open().map_err(crate::lsm::LsmError::from)?;
+            &opened
+        }
+    };
+    Ok(crate::lsm::apply_exec_labels(proc, &labels)?)
 }
 
 /// Bounding set while we still hold CAP_SETPCAP, then the ids, then the

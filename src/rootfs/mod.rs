@@ -1,13 +1,17 @@
 //! Root filesystem setup inside the container's mount namespace.
 //!
-//! Everything here runs in the container init process, as root (no user
-//! namespace yet), after it has entered its new mount namespace (and
-//! pid/uts/ipc/net/cgroup namespaces), while `/` is still the host's root.
-//! The caller sequence is:
+//! Everything here runs in the container init process, as root (of the
+//! container's user namespace, if it has one), after it has entered its new
+//! mount namespace (and pid/uts/ipc/net/cgroup namespaces), while `/` is
+//! still the host's root.
+//! A container without a mount namespace shares the runtime's instead:
+//! see `shared_ns` for how its mounts stay apart and are removed. The
+//! caller sequence is:
 //!
 //! 0. `validate(spec)` — before anything is created; a non-empty result
 //!    means the config cannot be run (also `validate_no_pivot` with
-//!    `--no-pivot`).
+//!    `--no-pivot`). Without a mount namespace, `keel create` then calls
+//!    `bind_in_runtime_ns` before the init exists.
 //! 1. `prepare_root(spec, rootfs)`, then `clone_idmapped(spec)` (the
 //!    caller has the parent map the trees, see idmap.rs), then
 //!    `mount(spec, &prepared, trees, before_cgroup)` — before the
@@ -30,6 +34,7 @@ mod options;
 mod paths;
 mod pivot;
 mod resolve;
+mod shared_ns;
 mod sys;
 mod validate;
 
@@ -41,6 +46,7 @@ use std::path::Path;
 
 pub use error::{RootfsError, StepError};
 pub use idmap::{idmapped, Idmapped, Trees};
+pub use shared_ns::shares_runtime_ns;
 
 /// Config problems `prepare`/`pivot`/`finalize` would fail on, found without
 /// side effects, as (JSON path, message), e.g. `("mounts[3].options[1]",
@@ -59,16 +65,35 @@ pub fn validate_no_pivot(spec: &Spec) -> Vec<(String, String)> {
     validate::validate_no_pivot(spec)
 }
 
+/// Without a mount namespace: bind the rootfs onto itself in the runtime's
+/// mount namespace, once `state` records where (see `shared_ns`).
+pub fn bind_in_runtime_ns(
+    spec: &Spec,
+    rootfs: &Path,
+    state: &crate::state::Container,
+) -> Result<(), RootfsError> {
+    shared_ns::bind(spec, rootfs, state)
+}
+
+/// Detach the mount `bind_in_runtime_ns` recorded in `state`, and every
+/// mount below it; nothing to do for a container that made none.
+pub fn release_runtime_ns_bind(state: &crate::state::Container) -> Result<(), RootfsError> {
+    shared_ns::release_recorded(state)
+}
+
 /// The rootfs while its mounts are made.
 pub struct Prepared {
     root: resolve::Root,
 }
 
 /// Make the mount tree slave (or as `linux.rootfsPropagation` says), make
-/// the rootfs's parent mount unshared and bind the rootfs onto itself.
+/// the rootfs's parent mount unshared and bind the rootfs onto itself
+/// (without a mount namespace, none of this: `bind_in_runtime_ns` did it).
 /// `rootfs` must be absolute and canonical.
 pub fn prepare_root(spec: &Spec, rootfs: &Path) -> Result<Prepared, RootfsError> {
-    pivot::prepare_root(spec, rootfs)?;
+    if !shared_ns::shares_runtime_ns(spec) {
+        pivot::prepare_root(spec, rootfs)?;
+    }
     let root = resolve::Root::open(rootfs).map_err(|e| RootfsError::Root {
         rootfs: rootfs.to_path_buf(),
         err: StepError::sys("open", e),
@@ -105,7 +130,8 @@ pub fn mount(
 }
 
 /// Make `rootfs` the new `/` (pivot_root, or MS_MOVE + chroot with
-/// `no_pivot`), chdir to `/`, and apply `linux.rootfsPropagation`. Standard
+/// `no_pivot`, or only chroot without a mount namespace), chdir to `/`,
+/// and apply `linux.rootfsPropagation`. Standard
 /// descriptors that pointed at the host's /dev/null are re-pointed at the
 /// container's.
 pub fn pivot(spec: &Spec, rootfs: &Path, no_pivot: bool) -> Result<(), RootfsError> {

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 /// One line of /proc/PID/mountinfo (proc(5)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountInfo {
+    /// The mount's id (unique among the mounts that exist at one time).
+    pub id: u64,
     /// Path of the mounted directory within its filesystem.
     pub root: PathBuf,
     pub mount_point: PathBuf,
@@ -62,6 +64,7 @@ fn parse_line(line: &str) -> Option<MountInfo> {
         return None;
     }
     Some(MountInfo {
+        id: l[0].parse().ok()?,
         root: PathBuf::from(unescape(l[3])),
         mount_point: PathBuf::from(unescape(l[4])),
         mount_opts: l[5].to_string(),
@@ -111,6 +114,7 @@ mod tests {
         let m = parse(SAMPLE);
         assert_eq!(m.len(), 5);
         assert_eq!(m[0].mount_point, PathBuf::from("/"));
+        assert_eq!((m[0].id, m[4].id), (23, 50));
         assert_eq!(m[0].optional, ["shared:1"]);
         assert!(m[1].optional.is_empty());
         assert_eq!(m[2].fstype, "cgroup");

@@ -44,10 +44,13 @@ pub struct Entry<'a> {
     pub opts: MountOptions,
 }
 
-/// Namespace facts that change how some filesystems are mounted.
+/// Namespace facts and the SELinux label that change how some
+/// filesystems are mounted.
 pub struct Env {
     pub cgroupns: bool,
     pub netns: bool,
+    /// `linux.mountLabel`, if set.
+    pub mount_label: Option<String>,
 }
 
 impl Env {
@@ -59,6 +62,7 @@ impl Env {
         Env {
             cgroupns: has(LinuxNamespaceType::Cgroup),
             netns: has(LinuxNamespaceType::Network),
+            mount_label: crate::lsm::selinux::mount_label(spec),
         }
     }
 }
@@ -255,6 +259,8 @@ pub fn mount_fs(root: &Root, env: &Env, e: &Entry<'_>) -> Result<(), StepError> 
             format!("{mode},{data}")
         };
     }
+    let label = env.mount_label.as_deref();
+    let data = crate::lsm::selinux::mount_data(e.fstype, &data, label);
     let mut flags = e.opts.flags;
     if defers_readonly(Kind::Fs, e) {
         flags &= !libc::MS_RDONLY;
@@ -286,6 +292,9 @@ pub fn mount_fs(root: &Root, env: &Env, e: &Entry<'_>) -> Result<(), StepError> 
         return sysfs_bind_fallback(root, e, target.fd, flags);
     }
     let top = root.reopen(target.fd.as_fd())?;
+    crate::lsm::selinux::label_mount_root(e.fstype, &sys::fd_path(top.as_fd()), label).map_err(
+        StepError::op(format!("label {:?} with linux.mountLabel", e.dest)),
+    )?;
     if let Some(covered) = covered {
         let dir = sys::open(
             &sys::fd_path(top.as_fd()),

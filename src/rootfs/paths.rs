@@ -84,7 +84,8 @@ pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
         .and_then(|l| l.masked_paths().as_ref())
         .map(Vec::as_slice)
         .unwrap_or_default();
-    mask_paths(&m, masked)
+    let label = crate::lsm::selinux::mount_label(spec);
+    mask_paths(&m, masked, label.as_deref())
 }
 
 /// Something sharing the rootfs can rename the procfs mount point away and
@@ -167,7 +168,7 @@ fn readonly_path(m: &Mounter, path: &Path) -> Result<(), StepError> {
 
 /// Files get the container's /dev/null bound over them (checked to really
 /// be the 1:3 character device first); directories a read-only empty tmpfs.
-fn mask_paths(m: &Mounter, paths: &[String]) -> Result<(), RootfsError> {
+fn mask_paths(m: &Mounter, paths: &[String], label: Option<&str>) -> Result<(), RootfsError> {
     let mut null: Option<OwnedFd> = None;
     let mut done: Vec<PathBuf> = Vec::new();
     for (index, path) in paths.iter().enumerate() {
@@ -187,7 +188,7 @@ fn mask_paths(m: &Mounter, paths: &[String]) -> Result<(), RootfsError> {
             .map_err(StepError::op("stat"))
             .map_err(err)?;
         if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-            mask_dir(&m.target(fd.as_fd(), &clean)).map_err(err)?;
+            mask_dir(&m.target(fd.as_fd(), &clean), label).map_err(err)?;
         } else {
             if null.is_none() {
                 null = Some(open_dev_null(m).map_err(err)?);
@@ -223,14 +224,16 @@ fn open_dev_null(m: &Mounter) -> Result<OwnedFd, StepError> {
     Ok(fd)
 }
 
-fn mask_dir(target: &Path) -> Result<(), StepError> {
+/// A read-only empty tmpfs, with `linux.mountLabel` as runc gives it one.
+fn mask_dir(target: &Path, label: Option<&str>) -> Result<(), StepError> {
     let tmpfs = Some(Path::new("tmpfs"));
+    let data = |d| crate::lsm::selinux::mount_data("tmpfs", d, label);
     sys::mount(
         tmpfs,
         target,
         Some("tmpfs"),
         libc::MS_RDONLY,
-        Some("nr_blocks=1,nr_inodes=1"),
+        Some(&data("nr_blocks=1,nr_inodes=1")),
     )
     // Some distribution kernels reject nr_inodes below 2.
     .or_else(|_| {
@@ -239,7 +242,7 @@ fn mask_dir(target: &Path) -> Result<(), StepError> {
             target,
             Some("tmpfs"),
             libc::MS_RDONLY,
-            Some("nr_blocks=1,nr_inodes=2"),
+            Some(&data("nr_blocks=1,nr_inodes=2")),
         )
     })
     .map_err(StepError::op("mount read-only tmpfs over it"))

@@ -103,6 +103,12 @@ pub fn pivot(spec: &Spec, rootfs: &Path, no_pivot: bool) -> Result<(), RootfsErr
         rootfs: rootfs.to_path_buf(),
         err,
     };
+    // In the runtime's mount namespace, pivot_root would swap the host's
+    // root and MS_MOVE would move the rootfs over it: chroot, whatever
+    // --no-pivot says. The bind already has its propagation (shared_ns).
+    if super::shared_ns::shares_runtime_ns(spec) {
+        return chroot_into(rootfs).map_err(pivot_err);
+    }
     if let Some((value, flags)) = &prop {
         if no_pivot && flags & libc::MS_PRIVATE != 0 {
             return Err(RootfsError::Invalid {
@@ -143,6 +149,12 @@ fn pivot_root(rootfs: &Path) -> Result<(), StepError> {
     sys::mount(None, dot, None, libc::MS_SLAVE | libc::MS_REC, None)
         .map_err(StepError::op("make old root rslave"))?;
     sys::umount_detach(dot).map_err(StepError::op("detach old root"))?;
+    sys::chdir(Path::new("/")).map_err(StepError::op("chdir /"))
+}
+
+fn chroot_into(rootfs: &Path) -> Result<(), StepError> {
+    sys::chdir(rootfs).map_err(StepError::op("chdir into rootfs"))?;
+    sys::chroot_dot().map_err(StepError::op("chroot"))?;
     sys::chdir(Path::new("/")).map_err(StepError::op("chdir /"))
 }
 

@@ -283,16 +283,17 @@ pub fn processes_mentioning(marker: &str) -> Vec<String> {
 /// once, by `our_mounts_mentioning`.)
 fn mounts_of_other_ns_mention(pid: &str, marker: &str) -> bool {
     let ns = fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
-    if ns.is_none() || ns == fs::read_link("/proc/self/ns/mnt").ok() {
+    if ns.is_none() || ns == fs::read_link("/proc/thread-self/ns/mnt").ok() {
         return false;
     }
     fs::read_to_string(format!("/proc/{pid}/mountinfo")).is_ok_and(|m| m.contains(marker))
 }
 
-/// Lines of this process's mount table that mention `marker`: mounts a
-/// runtime left in the host's namespace.
+/// Lines of this thread's mount table that mention `marker`: mounts a
+/// runtime left in the host's namespace. The thread's, not the process's:
+/// a test may run its runtime in a mount namespace of its own thread's.
 pub fn our_mounts_mentioning(marker: &str) -> Vec<String> {
-    let table = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    let table = fs::read_to_string("/proc/thread-self/mountinfo").expect("read mountinfo");
     table
         .lines()
         .filter(|l| l.contains(marker))

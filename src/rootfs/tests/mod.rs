@@ -3,6 +3,7 @@
 //! result from inside. Skipped (with a note) when not run as root.
 
 mod harness;
+mod shared_ns;
 
 use std::os::unix::fs::symlink;
 use std::path::Path;
@@ -12,8 +13,16 @@ use oci_spec::runtime::Spec;
 
 use harness::{busybox_rootfs, ensure, in_child, is_ro, is_root, lstat, mount_at, TempDir};
 
+/// The spec in `json`, in a mount namespace of its own (the tests run in a
+/// forked child that has one) unless it names its namespaces itself.
 fn spec(json: &str) -> Spec {
-    serde_json::from_str(json).unwrap_or_else(|e| panic!("bad test spec: {e}\n{json}"))
+    let mut value: serde_json::Value =
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("bad test spec: {e}\n{json}"));
+    if value.pointer("/linux/namespaces").is_none() {
+        // serde_json makes a missing "linux" an object on the way.
+        value["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}]);
+    }
+    serde_json::from_value(value).unwrap_or_else(|e| panic!("bad test spec: {e}\n{json}"))
 }
 
 /// The mount phases as the init runs them, for configs without idmapped
