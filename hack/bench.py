@@ -25,7 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 PR_SET_CHILD_SUBREAPER = 36
 LAUNCHER = os.environ.get("BENCH_LAUNCHER", "maxrss")
-LIFECYCLE = ["run", "create", "start", "state", "kill", "delete", "delete --force"]
+LIFECYCLE = ["run", "run +seccomp", "create", "start", "state", "kill", "delete",
+             "delete --force"]
 
 
 class Runtime:
@@ -35,6 +36,7 @@ class Runtime:
         self.root = os.path.join(work, "state-" + name)
         self.work = work
         self.base = None
+        self.seccomp = None
 
     def bundle(self, kind, cid):
         """A bundle per container: each gets its own absolute cgroup path
@@ -43,7 +45,9 @@ class Runtime:
         path = os.path.join(self.work, f"{self.name}-{kind}-{cid}")
         if not os.path.exists(path):
             config = json.loads(json.dumps(self.base))
-            config["process"]["args"] = ["/bin/true"] if kind == "true" else ["/bin/sleep", "1000"]
+            config["process"]["args"] = ["/bin/sleep", "1000"] if kind == "sleep" else ["/bin/true"]
+            if kind == "seccomp":
+                config["linux"]["seccomp"] = self.seccomp
             config["linux"]["cgroupsPath"] = f"/keel-bench/{self.name}/{cid}"
             os.makedirs(path)
             with open(os.path.join(path, "config.json"), "w") as f:
@@ -121,6 +125,10 @@ def base_config(template):
 def one_lifecycle(rt, cid, record):
     """run, then create/start/state/kill/delete, then delete --force."""
     record("run", rt.timed("run", "--bundle", rt.bundle("true", cid), cid))
+    reap_all()
+    # A big profile (podman's default, ~430 syscall names) compiled and
+    # loaded: the difference from "run" is its cost.
+    record("run +seccomp", rt.timed("run", "--bundle", rt.bundle("seccomp", cid), cid + "s"))
     reap_all()
     record("create", rt.timed("create", "--bundle", rt.bundle("sleep", cid), cid))
     pid = rt.init_pid(cid)
@@ -226,14 +234,19 @@ def main():
     p.add_argument("--parallel", type=int, default=100, help="containers; 0 skips")
     p.add_argument("--parallel-rounds", type=int, default=3)
     p.add_argument("--scale", default="", help="e.g. 1,100,1000 (keel only)")
+    p.add_argument("--seccomp", required=True,
+                   help="a config.json whose linux.seccomp is the big profile")
     args = p.parse_args()
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     runtimes = [Runtime(*spec.split("=", 1), args.work) for spec in args.runtime]
     base = base_config(args.template)
+    with open(args.seccomp) as f:
+        profile = json.load(f)["linux"]["seccomp"]
     for rt in runtimes:
         rt.base = base
+        rt.seccomp = profile
 
     times, rss, cpu = lifecycle(runtimes, args.iterations)
     print(f"{args.iterations} paired iterations, medians")

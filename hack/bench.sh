@@ -7,7 +7,7 @@
 #       SCALE       keel's list/state scaling counts, e.g. 1,100,1000
 #                   (default: skipped)
 #
-# Times `run /bin/true`, `create`, `start`, `state`, `kill`, `delete` and
+# Times `run /bin/true` (also with podman's default seccomp profile), `create`, `start`, `state`, `kill`, `delete` and
 # `delete --force` of a running container for each runtime, paired and
 # rotated (hack/bench.py), with the peak RSS of each command; then 100
 # containers created, started and force-deleted 8 at a time. Prints medians
@@ -75,4 +75,5 @@ runtimes+=(--runtime "crun=$(command -v crun)")
 unshare -m --propagation private sh -c \
 	'mount -n --bind "$0" /sys/fs/cgroup/unified/cgroup.controllers && exec "$@"' "$work/empty" \
 	python3 hack/bench.py --work "$work" --template "$work/template" "${runtimes[@]}" \
-	--iterations "$iterations" --parallel "$parallel" ${scale:+--scale "$scale"}
+	--iterations "$iterations" --parallel "$parallel" ${scale:+--scale "$scale"} \
+	--seccomp tests/fixtures/podman-create-config.json

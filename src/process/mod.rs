@@ -25,7 +25,6 @@
 //!   one and other joins: a helper setns's       only once mapped)
 //!   into them all, user first, then clones
 //!   the init with CLONE_PARENT)
-//!  record pid + start time (state: creating)
 //!  new user ns: write setgroups (non-root,
 //!  own id only), uid_map, gid_map, directly
 //!  or with newuidmap/newgidmap (through a
@@ -50,7 +49,7 @@
 //!  v1 cgroup.procs write waits ~10 ms)          the host in a user namespace);
 //!                                               wait for Placed just before the first
 //!                      ───── Placed ──────────▶ cgroup mount (or after the last mount);
-//!                                               a new cgroup namespace: unshare then,
+//!  record pid + start time (state: creating)    a new cgroup namespace: unshare then,
 //!                                               so its root is the container's cgroup
 //!                      ◀──── MountsReady ──────
 //!  prestart, createRuntime hooks (host ns)

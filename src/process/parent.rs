@@ -134,7 +134,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     let cgroup_fd = pending.cgroup.as_ref().and_then(Cgroup::unified_fd);
     let (pid, in_unified) = spawn_init(&plan, ctx, &close, cgroup_fd.as_ref())?;
     drop(cgroup_fd);
-    pending.record_init(&mut st, pid)?;
+    pending.adopt_init(pid);
     crate::netdev::move_all(&opts.bundle.spec, pid)?;
     drop(console);
     // The init waits for Mapped and says nothing before it: a failure here
@@ -148,6 +148,11 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     if let Err(e) = placed {
         return Err(init_reason(&from_init).unwrap_or(e));
     }
+    // Recorded only now, while the init builds its rootfs, so that the
+    // state write overlaps that work instead of delaying Placed. Until
+    // here a crash of ours leaves no init to record: it dies with us
+    // (PDEATHSIG).
+    pending.record_init(&mut st, pid)?;
     drive_init(opts, &st, &from_init, &to_init)?;
     pending.finish(opts, st)
 }

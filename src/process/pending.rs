@@ -116,11 +116,15 @@ impl Pending {
         }
     }
 
-    /// Record the init as soon as it exists, so a crash from here on leaves
-    /// a state that `delete --force` can act on.
+    /// From now on a failed create kills the init.
+    pub(super) fn adopt_init(&mut self, pid: i32) {
+        self.pid = pid;
+    }
+
+    /// Record the init in the state, so a crash from here on leaves a state
+    /// that `delete --force` can act on.
     pub(super) fn record_init(&mut self, st: &mut State, pid: i32) -> Result<(), CreateError> {
         crate::logging::debug(&format!("container {}: init cloned as pid {pid}", st.id));
-        self.pid = pid;
         st.pid = pid;
         st.pid_start_time = state::proc_start_time(pid).map(|(t, _)| t).unwrap_or(0);
         Ok(self.container().save(st)?)
