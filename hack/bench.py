@@ -2,8 +2,8 @@
 """Paired benchmark of keel against runc and crun; hack/bench.sh drives it.
 
 Every iteration runs the same steps for each runtime back to back, in an
-order that rotates, so a slow phase of this shared machine lands on all of
-them. Medians and ratios come from those pairs; peak RSS is each command's
+order that goes through every permutation, so a slow phase of this shared
+machine lands on all of them and each follows each other equally often. Medians and ratios come from those pairs; peak RSS is each command's
 own (wait4's ru_maxrss, which covers the processes it waited for).
 
 The driver is a child subreaper: a container's init outlives the runtime
@@ -12,6 +12,7 @@ reaps them itself and waits for an exit through a pidfd, never by polling.
 """
 
 import argparse
+import itertools
 import ctypes
 import json
 import os
@@ -148,8 +149,14 @@ def lifecycle(runtimes, iterations):
     times = {(rt.name, op): [] for rt in runtimes for op in LIFECYCLE}
     rss = {(rt.name, op): [] for rt in runtimes for op in LIFECYCLE}
     cpu = {(rt.name, op): [] for rt in runtimes for op in LIFECYCLE}
+    # Every order in turn, so that each runtime follows each other one as
+    # often: the first step after another runtime's `delete --force` pays
+    # for the kernel's cleanup of what it killed (a network namespace is
+    # torn down after its last process is gone), and a plain rotation
+    # always put crun right after runc, whose delete waits 100 ms for it.
+    orders = list(itertools.permutations(runtimes))
     for i in range(iterations):
-        order = runtimes[i % len(runtimes):] + runtimes[:i % len(runtimes)]
+        order = orders[i % len(orders)]
         for rt in order:
             def record(op, measured, rt=rt):
                 times[(rt.name, op)].append(measured[0])

@@ -280,12 +280,32 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StateError> {
     let result = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(data)?;
-        std::fs::rename(&tmp, path)
+        replace(&tmp, path)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(io_err(path))
+}
+
+/// Put `tmp` in place of `path`. An existing file is swapped with
+/// RENAME_EXCHANGE and the old content unlinked after: a plain rename over
+/// a file makes ext4 (a disk-backed /run) start writing the new file out
+/// first, which took a replace from about 0.1 to 0.3 ms, and create and
+/// start replace the state four times. Readers see the old or the new
+/// file either way.
+fn replace(tmp: &Path, path: &Path) -> std::io::Result<()> {
+    match nix::fcntl::renameat2(
+        nix::fcntl::AT_FDCWD,
+        tmp,
+        nix::fcntl::AT_FDCWD,
+        path,
+        nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+    ) {
+        Ok(()) => std::fs::remove_file(tmp),
+        Err(nix::errno::Errno::ENOENT | nix::errno::Errno::EINVAL) => std::fs::rename(tmp, path),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The init's start time from /proc/PID/stat, and whether it is a zombie.
@@ -348,6 +368,22 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "../x", "a b", "é"] {
             assert!(validate_id(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn an_atomic_write_replaces_and_leaves_no_temp_file() {
+        let dir = std::env::temp_dir().join(format!("keel-replace-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.json");
+        write_atomic(&path, b"first").unwrap();
+        write_atomic(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["f.json"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
