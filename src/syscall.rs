@@ -25,17 +25,6 @@ pub unsafe fn clone_fork(flags: libc::c_int) -> io::Result<libc::pid_t> {
     check(ret).map(|pid| pid as libc::pid_t)
 }
 
-/// fork(2) without an exit signal: the parent is not sent SIGCHLD when the
-/// child exits (so a foreground `run`'s SIGCHLD handling never sees it),
-/// and reaps it with `__WALL`. Returns 0 in the child.
-///
-/// # Safety
-/// As `clone_fork`.
-pub unsafe fn clone_fork_quiet() -> io::Result<libc::pid_t> {
-    let ret = libc::syscall(libc::SYS_clone, 0usize, 0usize, 0usize, 0usize, 0usize);
-    check(ret).map(|pid| pid as libc::pid_t)
-}
-
 /// A pidfd for `pid`, readable once the process has exited.
 pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     // SAFETY: plain syscall; on success the kernel hands us a new fd to own.

@@ -7,65 +7,63 @@
 //! period is running share it, and for one more grace period after the
 //! last writer leaves, new writers do not wait at all.
 //!
-//! So `create` starts that grace period at its very beginning: a short-lived
-//! child writes itself into the cgroup it already is in (a no-op for the
-//! cgroup tree, but a writer all the same) and exits. The grace period then
-//! runs while keel loads and checks the config and claims the state
-//! directory. The child holds the cgroup mutex while it waits, so making
-//! the container's cgroup waits for what is left of the period; placing
-//! the init after the clone then waits for nothing, and the init no longer
-//! idles before its cgroup mounts. On a pure v2 host there is nothing to
-//! start: `CLONE_INTO_CGROUP` places the init without a move.
+//! So `create` starts that grace period at its very beginning: a thread
+//! writes keel into the cgroup it already is in (a no-op for the cgroup
+//! tree, but a writer all the same). The grace period then runs while keel
+//! loads and checks the config and claims the state directory. The writer
+//! holds the cgroup mutex while it waits, so making the container's cgroup
+//! would wait for what is left of the period anyway: `finish` joins the
+//! thread just before that, and placing the init after the clone then waits
+//! for nothing. A thread rather than a child process, so that nothing of
+//! keel's outlives it when it is killed (its exit waits for the thread),
+//! and joined before the init is cloned, so that the clone copies a
+//! single-threaded keel. On a pure v2 host there is nothing to start:
+//! `CLONE_INTO_CGROUP` places the init without a move.
 //!
 //! Measured with hack/bench.sh on the hybrid host: `create` went from
-//! 17.1 ms to 12.0 ms (median of 25), for one fork of about 0.2 ms.
+//! 17.1 ms to 12.0 ms (median of 25), for one short thread.
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::thread::JoinHandle;
 
 use super::layout::Layout;
 
-/// The child that started the grace period; reaped when dropped (it is
-/// done once the init is placed, since both waited for the same period).
-pub struct EarlyGrace(libc::pid_t);
+/// The writer this keel call started, if any.
+static WRITER: Mutex<Option<JoinHandle<()>>> = Mutex::new(None);
 
-impl EarlyGrace {
-    /// Start the grace period if this call may move a process in a v1
-    /// hierarchy: as root, on a host that has one. `None` when there is
-    /// nothing to gain or the child cannot be made (create then simply
-    /// waits at placement, as without this).
-    pub fn start() -> Option<EarlyGrace> {
-        if !nix::unistd::geteuid().is_root() {
-            return None;
-        }
-        let layout = Layout::detect().ok()?;
-        let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-        let procs = own_procs_file(&layout, &own)?;
-        let path = CString::new(procs.as_os_str().as_bytes()).ok()?;
-        // SAFETY: keel is single-threaded here; the child makes only
-        // async-signal-safe calls and never returns into keel.
-        let pid = unsafe { crate::syscall::clone_fork_quiet() }.ok()?;
-        if pid == 0 {
-            // SAFETY: plain calls on a valid C string, then _exit. "0" is
-            // the writer itself, moved to the cgroup it is in.
-            unsafe {
-                let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd >= 0 {
-                    libc::write(fd, c"0".as_ptr().cast(), 1);
-                }
-                libc::_exit(0);
-            }
-        }
-        Some(EarlyGrace(pid))
+/// Start the grace period if this call may move a process in a v1
+/// hierarchy: as root, on a host that has one. Nothing happens when there
+/// is nothing to gain or the thread cannot be made (create then waits at
+/// the cgroup's placement, as without this).
+pub fn start() {
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let Ok(layout) = Layout::detect() else {
+        return;
+    };
+    let Ok(own) = std::fs::read_to_string("/proc/self/cgroup") else {
+        return;
+    };
+    let Some(procs) = own_procs_file(&layout, &own) else {
+        return;
+    };
+    // "0" is the writer's own thread group: keel, moved to where it is.
+    let writer = std::thread::Builder::new()
+        .name("grace".into())
+        .spawn(move || drop(std::fs::write(procs, "0")));
+    if let (Ok(handle), Ok(mut slot)) = (writer, WRITER.lock()) {
+        *slot = Some(handle);
     }
 }
 
-impl Drop for EarlyGrace {
-    fn drop(&mut self) {
-        use nix::sys::wait::{waitpid, WaitPidFlag};
-        let pid = nix::unistd::Pid::from_raw(self.0);
-        while let Err(nix::errno::Errno::EINTR) = waitpid(pid, Some(WaitPidFlag::__WALL)) {}
+/// Wait for the writer `start` made, if any: before the container's cgroup
+/// is made, and before anything forks or re-executes keel.
+pub fn finish() {
+    let handle = WRITER.lock().ok().and_then(|mut slot| slot.take());
+    if let Some(handle) = handle {
+        let _ = handle.join();
     }
 }
 

@@ -18,7 +18,7 @@ mod error;
 #[cfg(test)]
 mod fake;
 mod fs;
-mod grace;
+pub mod grace;
 mod layout;
 pub mod oom;
 mod path;
@@ -36,7 +36,6 @@ use serde::{Deserialize, Serialize};
 
 pub use clone::clone_into;
 pub use error::CgroupError;
-pub use grace::EarlyGrace;
 pub use layout::{Hierarchy, Kind, Layout};
 
 use fs::{Dir, Files};

@@ -23,14 +23,14 @@ pub fn create(
         Some(b) => b.clone(),
         None => std::env::current_dir().context("current directory")?,
     };
-    // First, so that the kernel's wait it starts overlaps everything up
-    // to the init's placement; reaped when create returns.
-    let grace = crate::cgroups::EarlyGrace::start();
+    // First, so that the kernel's wait it starts overlaps loading the
+    // config (see cgroups::grace); create joins it before making the cgroup.
+    crate::cgroups::grace::start();
     let bundle = config::load(&bundle_dir)?;
-    // Before anything is made: this may re-exec keel (see selfexe), and
-    // the re-executed keel would not know the child to reap.
+    // Before anything is made: this may re-exec keel (see selfexe), which
+    // must be single-threaded by then.
     if crate::selfexe::exposed_by_spec(&bundle.spec) {
-        drop(grace);
+        crate::cgroups::grace::finish();
         crate::selfexe::protect()?;
     }
     if args.no_pivot {

@@ -103,6 +103,9 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     let mut pending = Pending::claim(opts)?;
     let plan = namespaces::plan(&opts.bundle.spec)?;
     let filter = compile_seccomp(opts)?;
+    // The cgroup mutex would make make_cgroup wait for it anyway, and what
+    // forks from here on must copy a single-threaded keel.
+    crate::cgroups::grace::finish();
     let idmap_ns = crate::idmap::Namespaces::make(&opts.bundle.spec)?;
     let mut st = pending::initial_state(opts);
     pending.make_cgroup(&mut st, opts)?;
