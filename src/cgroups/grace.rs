@@ -21,7 +21,8 @@
 //! `CLONE_INTO_CGROUP` places the init without a move.
 //!
 //! Measured with hack/bench.sh on the hybrid host: `create` went from
-//! 17.1 ms to 12.0 ms (median of 25), for one short thread.
+//! 17.1 ms to 11.6 ms and `run` from 23 to 20 ms (medians of 25-30), for
+//! one short thread.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
