@@ -28,14 +28,14 @@ pub fn switch(user: &User) -> Result<(), IdentityError> {
     let groups: Vec<Gid> = gids.iter().map(|g| Gid::from_raw(*g)).collect();
     // Where setgroups is denied (an unprivileged caller's own-id mapping)
     // the inherited groups stay, unmapped, as runc leaves them; only
-    // groups the config asks for are then an error.
-    if crate::userns::setgroups_allowed() {
-        setgroups(&groups).map_err(|source| IdentityError::Groups {
-            gids: gids.clone(),
-            source,
-        })?;
-    } else if !gids.is_empty() {
-        return Err(IdentityError::GroupsDenied { gids });
+    // groups the config asks for are then an error. Asked of the kernel,
+    // not of /proc/self/setgroups: by now /proc is the container's. We
+    // still hold CAP_SETGID here, so EPERM can only mean "deny".
+    match setgroups(&groups) {
+        Ok(()) => {}
+        Err(nix::errno::Errno::EPERM) if gids.is_empty() => {}
+        Err(nix::errno::Errno::EPERM) => return Err(IdentityError::GroupsDenied { gids }),
+        Err(source) => return Err(IdentityError::Groups { gids, source }),
     }
     let gid = Gid::from_raw(user.gid());
     setresgid(gid, gid, gid).map_err(|source| IdentityError::Gid {

@@ -334,12 +334,6 @@ pub fn become_root() -> Result<(), UsernsError> {
     setresuid(uid, uid, uid).map_err(UsernsError::Root)
 }
 
-/// Whether setgroups(2) may be called here: not in a user namespace whose
-/// setgroups file says "deny" (Linux 3.19 and later).
-pub fn setgroups_allowed() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
-}
-
 /// Whether this process runs in a user namespace other than the initial
 /// one (where device nodes cannot be made).
 pub fn in_user_namespace() -> bool {
