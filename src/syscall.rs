@@ -58,31 +58,49 @@ pub fn pidfd_getfd(pidfd: &OwnedFd, target: RawFd) -> io::Result<OwnedFd> {
 }
 
 /// Mark every fd from `first` up as close-on-exec, so only stdio and the
-/// preserved fds reach the container process.
+/// preserved fds reach the container process (and only what a hook is
+/// given reaches the hook).
 pub fn cloexec_from(first: u32) -> io::Result<()> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: plain syscall; it only changes fd flags.
     let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
     match check(ret) {
         // A seccomp profile loaded already may refuse close_range (older
-        // profiles, such as runtime-tools' default, predate it): do it fd
-        // by fd with calls every profile allows.
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::ENOSYS)) => {
-            cloexec_each_from(first)
+        // profiles, such as runtime-tools' default, predate it), and
+        // kernels before 5.11 lack it or its flag: do it fd by fd with
+        // calls every profile allows. Not through /proc/self/fd, which by
+        // then may be the container's.
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EPERM | libc::ENOSYS | libc::EINVAL)
+            ) =>
+        {
+            cloexec_by_fcntl(first)
         }
         other => other.map(|_| ()),
     }
 }
 
-fn cloexec_each_from(first: u32) -> io::Result<()> {
-    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd >= first as i32)
-        .collect();
-    for fd in fds {
-        // SAFETY: only sets a flag; an fd that was the directory's own
-        // and is closed by now just fails with EBADF.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+/// The fallback of `cloexec_from`: every fd below the soft RLIMIT_NOFILE.
+/// Async-signal-safe (getrlimit and fcntl only), for a forked hook child.
+pub fn cloexec_by_fcntl(first: u32) -> io::Result<()> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into `limit`; fcntl on a closed fd is EBADF.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let end = limit.rlim_cur.min(1 << 20) as libc::c_int;
+        for fd in first as libc::c_int..end {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
     }
     Ok(())
 }

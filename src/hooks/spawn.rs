@@ -64,50 +64,5 @@ fn reset_child() -> std::io::Result<()> {
             return Err(std::io::Error::last_os_error());
         }
     }
-    cloexec_from(3)
-}
-
-/// Mark every fd >= `first` close-on-exec. Command's own error pipe is
-/// already CLOEXEC, so this cannot break its exec-failure reporting.
-fn cloexec_from(first: libc::c_uint) -> std::io::Result<()> {
-    // SAFETY: close_range only changes fd flags.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first,
-            libc::c_uint::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    if rc == 0 {
-        return Ok(());
-    }
-    let err = std::io::Error::last_os_error();
-    match err.raw_os_error() {
-        // Kernels before 5.11 lack close_range or its CLOEXEC flag: walk the
-        // fd table by hand (fcntl is async-signal-safe; /proc is not needed).
-        Some(libc::ENOSYS) | Some(libc::EINVAL) => cloexec_by_fcntl(first),
-        _ => Err(err),
-    }
-}
-
-pub(super) fn cloexec_by_fcntl(first: libc::c_uint) -> std::io::Result<()> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into `limit`; fcntl on a closed fd is EBADF.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let end = limit.rlim_cur.min(1 << 20) as libc::c_int;
-        for fd in first as libc::c_int..end {
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
-                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
-            }
-        }
-    }
-    Ok(())
+    crate::syscall::cloexec_from(3)
 }

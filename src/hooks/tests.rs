@@ -300,7 +300,7 @@ fn fcntl_fallback_marks_fds_cloexec() {
     match unsafe { nix::unistd::fork() }.unwrap() {
         nix::unistd::ForkResult::Child => unsafe {
             let fd = libc::fcntl(0, libc::F_DUPFD, 3);
-            let ok = spawn::cloexec_by_fcntl(3).is_ok()
+            let ok = crate::syscall::cloexec_by_fcntl(3).is_ok()
                 && libc::fcntl(fd, libc::F_GETFD) & libc::FD_CLOEXEC != 0;
             libc::_exit(if ok { 0 } else { 1 });
         },
