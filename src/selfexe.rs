@@ -58,12 +58,15 @@ pub fn exposed_by_spec(spec: &Spec) -> bool {
     let joins_pid = namespaces
         .iter()
         .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_some());
-    let ptrace = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.capabilities().as_ref())
-        .and_then(|c| c.bounding().as_ref())
-        .is_some_and(|b| b.contains(&Capability::SysPtrace));
+    // Without `process.capabilities` the process keeps keel's own sets,
+    // CAP_SYS_PTRACE included; with them but no bounding set, it has none.
+    let ptrace = spec.process().as_ref().is_some_and(|p| {
+        p.capabilities().as_ref().is_none_or(|c| {
+            c.bounding()
+                .as_ref()
+                .is_some_and(|b| b.contains(&Capability::SysPtrace))
+        })
+    });
     joins_pid || (!own_userns && ptrace)
 }
 
@@ -207,6 +210,11 @@ mod tests {
         assert!(exposed_by_spec(&with(&ptrace, &["pid", "mount"])));
         assert!(!exposed_by_spec(&with(&ptrace, &["pid", "mount", "user"])));
         assert!(!exposed_by_spec(&with(&none, &["pid", "mount"])));
+        let mut keeps_keels = with(&none, &["pid", "mount"]);
+        let mut process = keeps_keels.process().clone().unwrap();
+        process.set_capabilities(None);
+        keeps_keels.set_process(Some(process));
+        assert!(exposed_by_spec(&keeps_keels), "no capabilities: keel's own");
         let mut joined = with(&none, &["mount"]);
         let pid_ns = serde_json::from_value(serde_json::json!(
             {"type": "pid", "path": "/proc/1/ns/pid"}
