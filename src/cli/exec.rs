@@ -91,7 +91,7 @@ fn build_process(args: &super::ExecArgs, base: Option<&Process>) -> anyhow::Resu
             p.cwd()
         );
     }
-    if let Some((path, message)) = crate::process::attributes::validate(&p, "process")
+    if let Some((path, message)) = crate::process::attributes::validate(&p, "process.")
         .into_iter()
         .next()
     {

@@ -38,4 +38,12 @@ mod tests {
         let problems = parse_process(r#"{"cwd":"/","args":["sh"]}"#).unwrap_err();
         assert_eq!(problems[0].path, "user", "{:?}", problems[0]);
     }
+
+    #[test]
+    fn attribute_problems_are_named_within_the_document() {
+        let doc = r#"{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0},
+                      "ioPriority":{"class":"IOPRIO_CLASS_BE","priority":9}}"#;
+        let problems = parse_process(doc).unwrap_err();
+        assert_eq!(problems[0].path, "ioPriority.priority", "{:?}", problems[0]);
+    }
 }

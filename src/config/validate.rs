@@ -100,7 +100,7 @@ pub(super) fn check_process(process: &Process, prefix: &str, problems: &mut Vec<
             ));
         }
     }
-    for (path, message) in crate::process::attributes::validate(process, "process") {
+    for (path, message) in crate::process::attributes::validate(process, prefix) {
         problems.push(Problem::new(path, message));
     }
     if let Some(user) = process.user().username() {

@@ -51,16 +51,17 @@ fn is_realtime(policy: Policy) -> bool {
 }
 
 /// Every problem with the process attributes, as (JSON path, message);
-/// `at` is where the process object sits (`process`).
-pub fn validate(process: &Process, at: &str) -> Vec<(String, String)> {
+/// `prefix` comes before each field: `process.` in config.json, nothing
+/// in an `exec --process` document.
+pub fn validate(process: &Process, prefix: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if let Some(s) = process.scheduler() {
-        check_scheduler(s, &format!("{at}.scheduler"), &mut out);
+        check_scheduler(s, &format!("{prefix}scheduler"), &mut out);
     }
     if let Some(io) = process.io_priority() {
         if !(0..=7).contains(&io.priority()) {
             let msg = format!("{} is outside 0..7", io.priority());
-            out.push((format!("{at}.ioPriority.priority"), msg));
+            out.push((format!("{prefix}ioPriority.priority"), msg));
         }
     }
     if let Some(aff) = process.exec_cpu_affinity() {
@@ -70,7 +71,7 @@ pub fn validate(process: &Process, at: &str) -> Vec<(String, String)> {
         ];
         for (name, list) in lists {
             if let Some(Err(msg)) = list.as_deref().map(parse_cpu_list) {
-                out.push((format!("{at}.execCPUAffinity.{name}"), msg));
+                out.push((format!("{prefix}execCPUAffinity.{name}"), msg));
             }
         }
     }
@@ -288,7 +289,7 @@ mod tests {
             "ioPriority":{"class":"IOPRIO_CLASS_BE","priority":9},
             "execCPUAffinity":{"final":"7-2"}}"#,
         );
-        let paths: Vec<String> = validate(&p, "process")
+        let paths: Vec<String> = validate(&p, "process.")
             .into_iter()
             .map(|(p, _)| p)
             .collect();
@@ -309,15 +310,15 @@ mod tests {
             r#"{"cwd":"/","user":{"uid":0,"gid":0},
             "scheduler":{"policy":"SCHED_DEADLINE","runtime":20,"deadline":10}}"#,
         );
-        assert_eq!(validate(&p, "process")[0].0, "process.scheduler");
+        assert_eq!(validate(&p, "process.")[0].0, "process.scheduler");
         let p =
             process(r#"{"cwd":"/","user":{"uid":0,"gid":0},"scheduler":{"policy":"SCHED_ISO"}}"#);
-        assert_eq!(validate(&p, "process")[0].0, "process.scheduler.policy");
+        assert_eq!(validate(&p, "process.")[0].0, "process.scheduler.policy");
         let p = process(
             r#"{"cwd":"/","user":{"uid":0,"gid":0},
             "scheduler":{"policy":"SCHED_BATCH","nice":5,"flags":["SCHED_RESET_ON_FORK"]}}"#,
         );
-        assert!(validate(&p, "process").is_empty());
+        assert!(validate(&p, "process.").is_empty());
     }
 
     #[test]
