@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 missing=()
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 command -v python3 >/dev/null || missing+=(python3)
-command -v cc >/dev/null || missing+=(gcc libc6-dev)
+command -v cc >/dev/null || missing+=(gcc)
+# gcc only recommends the C library's headers and crt files the link needs.
+dpkg -s libc6-dev >/dev/null 2>&1 || missing+=(libc6-dev)
 if [ ${#missing[@]} -gt 0 ]; then
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"

@@ -38,7 +38,7 @@ cargo build
 # real containers.
 cargo test "$@" -- --test-threads 2
 # A short soak (the full one is `hack/soak.sh`, 1000 cycles): 100 container
-# cycles, then the host must be as it was. About 20s on the 2-core VM.
+# cycles, then the host must be as it was. Seconds on the 2-core VM.
 hack/soak.sh 100
 hack/check-leftovers.sh
 
