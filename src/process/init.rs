@@ -239,8 +239,6 @@ fn join_namespaces(plan: &Plan) -> Result<(), InitError> {
     Ok(())
 }
 
-/// Wait until the parent has put us in our cgroup, then make the new cgroup
-/// namespace, so that its root is the container's cgroup and not keel's.
 /// Mount the rootfs while the parent places us in our cgroup: the first
 /// cgroup.procs write of a v1 host waits for an RCU grace period (about
 /// 10 ms), which the mounts before the first cgroup mount now overlap.
