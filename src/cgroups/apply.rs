@@ -16,7 +16,7 @@ use super::{v1, v2};
 
 type Requested = fn(&LinuxResources) -> Vec<&'static str>;
 type Apply = fn(&dyn Files, &LinuxResources) -> Result<(), CgroupError>;
-type Refused = fn(&LinuxResources) -> Vec<(&'static str, String)>;
+type Refused = fn(&LinuxResources) -> Vec<(String, String)>;
 
 /// How a resource is done on cgroup2.
 enum V2 {
@@ -40,7 +40,7 @@ struct Resource {
     v2: V2,
 }
 
-fn nothing_refused(_: &LinuxResources) -> Vec<(&'static str, String)> {
+fn nothing_refused(_: &LinuxResources) -> Vec<(String, String)> {
     Vec::new()
 }
 
@@ -169,11 +169,7 @@ pub fn unsupported(layout: &Layout, res: &LinuxResources) -> Vec<(String, String
                 }
             }
             (Target::V2(_), V2::Controller { refused, .. }) => {
-                out.extend(
-                    refused(res)
-                        .into_iter()
-                        .map(|(f, why)| (f.to_string(), why)),
-                );
+                out.extend(refused(res));
             }
             _ => {}
         }

@@ -15,28 +15,30 @@ const F_IDLE: &str = "linux.resources.cpu.idle";
 /// The kernel's default period, for a quota given without one.
 const DEFAULT_PERIOD: u64 = 100_000;
 
-pub fn refused(r: &LinuxResources) -> Vec<(&'static str, String)> {
+pub fn refused(r: &LinuxResources) -> Vec<(String, String)> {
     let Some(c) = r.cpu() else {
         return Vec::new();
     };
     let why = "cgroup v2 has no realtime bandwidth limits (cpu.rt_*)";
-    let mut out = Vec::new();
-    if c.realtime_runtime().is_some_and(|v| v != 0) {
-        out.push(("linux.resources.cpu.realtimeRuntime", why.to_string()));
-    }
-    if c.realtime_period().is_some_and(|v| v != 0) {
-        out.push(("linux.resources.cpu.realtimePeriod", why.to_string()));
-    }
-    out
+    super::refusals([
+        (
+            c.realtime_runtime().is_some_and(|v| v != 0),
+            "linux.resources.cpu.realtimeRuntime",
+            why,
+        ),
+        (
+            c.realtime_period().is_some_and(|v| v != 0),
+            "linux.resources.cpu.realtimePeriod",
+            why,
+        ),
+    ])
 }
 
 pub fn apply(f: &dyn Files, r: &LinuxResources) -> Result<(), CgroupError> {
     let Some(c) = r.cpu() else {
         return Ok(());
     };
-    if let Some((field, why)) = refused(r).into_iter().next() {
-        return Err(CgroupError::unsupported(field, why));
-    }
+    super::refuse_first(refused(r))?;
     // The kernel refuses a weight for an idle group: leaving idle comes
     // before the weight, entering it after.
     let idle = c.idle().filter(|i| *i != 0 || f.exists("cpu.idle"));

@@ -11,9 +11,10 @@ use crate::cgroups::fs::{self, Files};
 
 const F_WEIGHT: &str = "linux.resources.blockIO.weight";
 const F_WEIGHT_DEV: &str = "linux.resources.blockIO.weightDevice";
+const F_LEAF: &str = "linux.resources.blockIO.leafWeight";
 const BFQ: &str = "io.bfq.weight";
 
-pub fn refused(r: &LinuxResources) -> Vec<(&'static str, String)> {
+pub fn refused(r: &LinuxResources) -> Vec<(String, String)> {
     let Some(b) = r.block_io() else {
         return Vec::new();
     };
@@ -22,11 +23,8 @@ pub fn refused(r: &LinuxResources) -> Vec<(&'static str, String)> {
             .iter()
             .flatten()
             .any(|d| d.leaf_weight().is_some_and(|w| w != 0));
-    if leaf {
-        let why = "cgroup v2 has no leaf weights".to_string();
-        return vec![("linux.resources.blockIO.leafWeight", why)];
-    }
-    Vec::new()
+    let why = "cgroup v2 has no leaf weights";
+    super::refusals([(leaf, F_LEAF, why)])
 }
 
 /// The throttle lists with their io.max key.
@@ -62,9 +60,7 @@ pub fn apply(f: &dyn Files, r: &LinuxResources) -> Result<(), CgroupError> {
     let Some(b) = r.block_io() else {
         return Ok(());
     };
-    if let Some((field, why)) = refused(r).into_iter().next() {
-        return Err(CgroupError::unsupported(field, why));
-    }
+    super::refuse_first(refused(r))?;
     let bfq = f.exists(BFQ);
     // BFQ takes per-device weights since 5.4: its file then reads as
     // "default N" lines rather than one number.

@@ -16,7 +16,7 @@ const F_RESERVATION: &str = "linux.resources.memory.reservation";
 const SWAP_MAX: &str = "memory.swap.max";
 
 /// Fields this controller cannot express, with why.
-pub fn refused(r: &LinuxResources) -> Vec<(&'static str, String)> {
+pub fn refused(r: &LinuxResources) -> Vec<(String, String)> {
     let Some(m) = r.memory() else {
         return Vec::new();
     };
@@ -50,20 +50,14 @@ pub fn refused(r: &LinuxResources) -> Vec<(&'static str, String)> {
             "cgroup v2 always accounts memory hierarchically",
         ),
     ];
-    checks
-        .into_iter()
-        .filter(|(on, _, _)| *on)
-        .map(|(_, field, why)| (field, why.to_string()))
-        .collect()
+    super::refusals(checks)
 }
 
 pub fn apply(f: &dyn Files, r: &LinuxResources) -> Result<(), CgroupError> {
     let Some(m) = r.memory() else {
         return Ok(());
     };
-    if let Some((field, why)) = refused(r).into_iter().next() {
-        return Err(CgroupError::unsupported(field, why));
-    }
+    super::refuse_first(refused(r))?;
     let limit = m.limit().unwrap_or(0);
     for (field, v) in [(F_LIMIT, limit), (F_SWAP, m.swap().unwrap_or(0))] {
         if v < -1 {
@@ -151,7 +145,8 @@ mod tests {
         let all = res(
             r#"{"swappiness":10,"kernel":1,"kernelTCP":1,"disableOOMKiller":true,"useHierarchy":false}"#,
         );
-        let fields: Vec<&str> = refused(&all).iter().map(|(f, _)| *f).collect();
+        let refused = refused(&all);
+        let fields: Vec<&str> = refused.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(fields.len(), 5, "{fields:?}");
         let e = apply(&d, &res(r#"{"limit":1000,"swappiness":10}"#)).unwrap_err();
         assert_eq!(

@@ -32,6 +32,28 @@ const CGROUP_KEYS: &[&str] = &["cgroup.max.depth", "cgroup.max.descendants"];
 /// not its config limits them, so that stats and later updates work.
 pub const WANTED: &[&str] = &["cpuset", "cpu", "io", "memory", "pids"];
 
+/// The fields among `checks` that a config sets but cgroup v2 has no file
+/// for, as (JSON path, why): each check is (set to anything but the
+/// default, path, why). The controllers' `refused` lists are built this
+/// way, so `validate` reports every one and `apply` the first.
+pub fn refusals<F: Into<String>>(
+    checks: impl IntoIterator<Item = (bool, F, &'static str)>,
+) -> Vec<(String, String)> {
+    checks
+        .into_iter()
+        .filter(|(set, _, _)| *set)
+        .map(|(_, field, why)| (field.into(), why.to_string()))
+        .collect()
+}
+
+/// Refuse the first of `refused` before anything is written.
+pub fn refuse_first(refused: Vec<(String, String)>) -> Result<(), CgroupError> {
+    match refused.into_iter().next() {
+        Some((field, why)) => Err(CgroupError::unsupported(field, why)),
+        None => Ok(()),
+    }
+}
+
 /// Enable the `WANTED` controllers that `offered` lists, for the cgroup at
 /// `dir`. Best effort: no resource asked for them, and a parent that holds
 /// processes (which cgroup2 forbids to enable controllers) is the caller's
