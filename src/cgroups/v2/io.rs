@@ -14,17 +14,23 @@ const F_WEIGHT_DEV: &str = "linux.resources.blockIO.weightDevice";
 const F_LEAF: &str = "linux.resources.blockIO.leafWeight";
 const BFQ: &str = "io.bfq.weight";
 
+/// Leaf weights, the config's and each device's, which v2 cannot express.
 pub fn refused(r: &LinuxResources) -> Vec<(String, String)> {
     let Some(b) = r.block_io() else {
         return Vec::new();
     };
-    let leaf = b.leaf_weight().is_some_and(|w| w != 0)
-        || b.weight_device()
-            .iter()
-            .flatten()
-            .any(|d| d.leaf_weight().is_some_and(|w| w != 0));
+    let set = |w: Option<u16>| w.is_some_and(|w| w != 0);
     let why = "cgroup v2 has no leaf weights";
-    super::refusals([(leaf, F_LEAF, why)])
+    let devices = b.weight_device().iter().flatten().enumerate();
+    let devices = devices.map(|(i, d)| {
+        let field = format!("{F_WEIGHT_DEV}[{i}].leafWeight");
+        (set(d.leaf_weight()), field, why)
+    });
+    super::refusals(
+        [(set(b.leaf_weight()), F_LEAF.to_string(), why)]
+            .into_iter()
+            .chain(devices),
+    )
 }
 
 /// The throttle lists with their io.max key.
@@ -154,6 +160,20 @@ mod tests {
             "linux.resources.blockIO.leafWeight: not supported on this host: cgroup v2 has no \
              leaf weights"
         );
+        // A device's leaf weight is named where it is, not at the top.
+        let e = apply(
+            &d,
+            &res(r#"{"weightDevice":[{"major":8,"minor":0,"weight":200},
+                {"major":8,"minor":16,"leafWeight":300}]}"#),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "linux.resources.blockIO.weightDevice[1].leafWeight: not supported on this host: \
+             cgroup v2 has no leaf weights"
+        );
+        assert!(d.writes().is_empty(), "nothing written before the refusal");
         let e = apply(&d, &res(r#"{"weight":300}"#))
             .unwrap_err()
             .to_string();
