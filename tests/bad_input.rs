@@ -228,3 +228,18 @@ fn unknown_container_id() {
         assert!(!out.stderr.trim().is_empty(), "no error message: {out}");
     }
 }
+
+/// A value the kernel refuses only when keel writes it (modern kernels
+/// always account memory hierarchically) is still a config error: named
+/// like those found before anything is made.
+#[test]
+fn memory_use_hierarchy_off() {
+    let out = rejected("use_hierarchy_off", |sb| {
+        sb.bundle
+            .set("/linux/resources/memory", json!({"useHierarchy": false}));
+    });
+    assert_keel_config_error(&out, "linux.resources.memory.useHierarchy", "false");
+    if is_keel() {
+        assert!(out.stderr.contains("config.json: linux."), "{out}");
+    }
+}

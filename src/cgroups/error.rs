@@ -66,6 +66,22 @@ impl CgroupError {
         }
     }
 
+    /// The config field this error is about, where it names one: a JSON
+    /// path into the config's `linux` object. None for errors about
+    /// directories, the host's layout, or files keel writes of its own
+    /// accord (cgroup.kill, cgroup setup).
+    pub fn config_field(&self) -> Option<&str> {
+        match self {
+            CgroupError::Invalid { field, .. }
+            | CgroupError::Unsupported { field, .. }
+            | CgroupError::Write { field, .. }
+            | CgroupError::Read { field, .. } => {
+                Some(field.as_str()).filter(|f| f.starts_with("linux."))
+            }
+            _ => None,
+        }
+    }
+
     /// Curried form for `map_err` on directory operations.
     pub fn dir(op: &'static str, dir: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Self {
         let dir = dir.into();
@@ -94,5 +110,22 @@ mod tests {
             e.to_string(),
             "linux.resources.network.classID: not supported on this host: no net_cls"
         );
+    }
+
+    #[test]
+    fn only_errors_about_a_config_field_name_one() {
+        let e = CgroupError::invalid("linux.resources.memory.swap", "x");
+        assert_eq!(e.config_field(), Some("linux.resources.memory.swap"));
+        let e = CgroupError::Write {
+            field: "kill".into(),
+            file: "/sys/fs/cgroup/unified/keel/a/cgroup.kill".into(),
+            value: "1".into(),
+            err: io::Error::from_raw_os_error(libc::EBUSY),
+        };
+        assert_eq!(e.config_field(), None);
+        let e = CgroupError::dir("mkdir", "/sys/fs/cgroup/memory/keel/a")(
+            io::Error::from_raw_os_error(libc::EACCES),
+        );
+        assert_eq!(e.config_field(), None);
     }
 }

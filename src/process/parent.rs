@@ -59,10 +59,16 @@ pub enum CreateError {
     #[error(transparent)]
     Console(#[from] crate::console::ConsoleError),
     #[error(transparent)]
-    Cgroup(#[from] CgroupError),
+    Cgroup(CgroupError),
+    /// A cgroup error about a field of config.json (a value the kernel
+    /// refuses or this host cannot apply): named like every other config
+    /// error. `update` reports the same errors without it, as its values
+    /// come from elsewhere.
+    #[error("config.json: {0}")]
+    CgroupConfig(CgroupError),
     #[error(
-        "linux.resources: rootless: the limits cannot be applied without a cgroup keel may \
-         write ({0})"
+        "config.json: linux.resources: rootless: the limits cannot be applied without a cgroup \
+         keel may write ({0})"
     )]
     RootlessLimits(CgroupError),
     #[error(transparent)]
@@ -95,6 +101,15 @@ pub enum CreateError {
         path: std::path::PathBuf,
         source: StateError,
     },
+}
+
+impl From<CgroupError> for CreateError {
+    fn from(e: CgroupError) -> Self {
+        match e.config_field() {
+            Some(_) => CreateError::CgroupConfig(e),
+            None => CreateError::Cgroup(e),
+        }
+    }
 }
 
 pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
@@ -383,4 +398,40 @@ pub fn run_poststop(st: &State) {
         &list,
         &hook_state(st, "stopped", st.pid),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroup_errors_about_a_config_field_name_config_json() {
+        let e = CgroupError::unsupported(
+            "linux.resources.memory.useHierarchy",
+            "/sys/fs/cgroup/memory/k/memory.use_hierarchy refused false",
+        );
+        assert_eq!(
+            CreateError::from(e).to_string(),
+            "config.json: linux.resources.memory.useHierarchy: not supported on this host: \
+             /sys/fs/cgroup/memory/k/memory.use_hierarchy refused false"
+        );
+        let e = CgroupError::Write {
+            field: "linux.resources.blockIO.weightDevice[0].weight".into(),
+            file: "/sys/fs/cgroup/blkio/k/blkio.bfq.weight".into(),
+            value: "8:0 300".into(),
+            err: std::io::Error::from_raw_os_error(libc::EINVAL),
+        };
+        let text = CreateError::from(e).to_string();
+        assert!(
+            text.starts_with("config.json: linux.resources.blockIO.weightDevice[0].weight: write"),
+            "{text}"
+        );
+        let e = CgroupError::Layout("no cgroup hierarchy".into());
+        assert_eq!(
+            CreateError::from(e).to_string(),
+            "cgroup layout of this host: no cgroup hierarchy"
+        );
+        let e = CreateError::RootlessLimits(CgroupError::Layout("x".into()));
+        assert!(e.to_string().starts_with("config.json: linux.resources: "));
+    }
 }
