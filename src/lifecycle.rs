@@ -20,11 +20,13 @@ pub enum LifecycleError {
     StartOther(&'static str),
     #[error("start: {0}")]
     Start(#[from] fifo::StartError),
+    /// `kept`: the container is still there (`start`), or not (`run`
+    /// removed it).
     #[error(
-        "cannot start a container without a process: its config.json has no \"process\" \
-         (it stays created; delete --force removes it)"
+        "cannot start a container without a process: its config.json has no \"process\" ({})",
+        if *kept { "it stays created; delete --force removes it" } else { "it was removed" }
     )]
-    NoProcess,
+    NoProcess { kept: bool },
     #[error("{0}; the container was killed")]
     Poststart(hooks::HookError),
     #[error("container not running")]
@@ -71,7 +73,7 @@ pub fn start(c: &Container, st: &State) -> Result<(), LifecycleError> {
     }
     // Refused before the init is released, so the container stays created.
     if st.process.is_none() {
-        return Err(LifecycleError::NoProcess);
+        return Err(LifecycleError::NoProcess { kept: true });
     }
     let pidfd = init_pidfd(st).ok_or(LifecycleError::StartStopped)?;
     let released = fifo::release(&c.fifo(), &pidfd);

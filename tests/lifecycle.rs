@@ -267,8 +267,16 @@ fn a_config_without_process_is_created_and_start_fails() {
     sb.rt.ok(&["delete", "--force", &id]);
     sb.wait_exit(&id);
     assert!(!sb.state_dir(&id).exists(), "state dir remains");
-    // `run` is create and start: it fails the same way, leaving nothing.
+    assert!(err.contains("stays created"), "{out}");
+    // `run` is create and start: it fails the same way, leaving nothing,
+    // and its message says so.
     let other = sb.other_id("run");
-    sb.run(&other, &[]).assert_failed();
+    let out = sb.run(&other, &[]);
+    out.assert_failed();
     sb.assert_nothing_left(&other);
+    let err = out.stderr.trim_end();
+    assert_eq!(err.lines().count(), 1, "want one error line: {out}");
+    assert!(err.contains("without a process"), "{out}");
+    assert!(!err.contains("stays created"), "run removed it: {out}");
+    assert!(err.contains("was removed"), "{out}");
 }

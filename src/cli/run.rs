@@ -29,8 +29,14 @@ pub fn run(cli: &super::Cli, args: &super::RunArgs) -> anyhow::Result<i32> {
     };
     drop(pair);
     if let Err(e) = lifecycle::start(&created.container, &created.state) {
-        let _ = lifecycle::destroy(created.container, &created.state, true);
-        return Err(e.into());
+        let removed = lifecycle::destroy(created.container, &created.state, true).is_ok();
+        return Err(match e {
+            lifecycle::LifecycleError::NoProcess { .. } => {
+                lifecycle::LifecycleError::NoProcess { kept: !removed }
+            }
+            e => e,
+        }
+        .into());
     }
     if args.detach {
         return Ok(0);
