@@ -133,26 +133,46 @@ pub fn kill(c: &Container, st: &State, signal: i32, all: bool) -> Result<(), Lif
     Ok(())
 }
 
-/// Send `signal` to every process in the container's cgroup but the init;
-/// returns pidfds of those it reached.
-fn signal_cgroup(st: &State, signal: i32) -> Result<Vec<(i32, OwnedFd)>, LifecycleError> {
+/// Send `signal` to every process in the container's cgroup but the init
+/// (`kill --all`). cgroup.kill does SIGKILL in one step, which also gets a
+/// process forked after a list was read; otherwise each process is
+/// signalled through a pidfd, so that a pid reused between reading
+/// cgroup.procs and the signal is not hit.
+fn signal_cgroup(st: &State, signal: i32) -> Result<(), LifecycleError> {
+    let Some(cgroup) = &st.cgroup else {
+        return Ok(());
+    };
+    if signal == libc::SIGKILL && cgroup.kill_all()? {
+        return Ok(());
+    }
+    for (_, fd) in cgroup_members(cgroup, st.pid)? {
+        let _ = syscall::pidfd_send_signal(&fd, signal);
+    }
+    Ok(())
+}
+
+/// SIGKILL every process in the container's cgroup but the init, for
+/// `delete`; returns pidfds of those it reached, opened before the kill
+/// (a reaped process could not be opened after it), to wait on.
+fn kill_cgroup(st: &State) -> Result<Vec<(i32, OwnedFd)>, LifecycleError> {
     let Some(cgroup) = &st.cgroup else {
         return Ok(Vec::new());
     };
-    let mut reached = Vec::new();
-    for pid in cgroup.pids()?.into_iter().filter(|&p| p != st.pid) {
-        if let Ok(fd) = syscall::pidfd_open(pid) {
-            reached.push((pid, fd));
+    let reached = cgroup_members(cgroup, st.pid)?;
+    if !cgroup.kill_all()? {
+        for (_, fd) in &reached {
+            let _ = syscall::pidfd_send_signal(fd, libc::SIGKILL);
         }
     }
-    // cgroup.kill also gets a process forked after the list was read.
-    if signal == libc::SIGKILL && cgroup.kill_all()? {
-        return Ok(reached);
-    }
-    for (_, fd) in &reached {
-        let _ = syscall::pidfd_send_signal(fd, signal);
-    }
     Ok(reached)
+}
+
+/// pidfds of the processes in `cgroup` but `init`.
+fn cgroup_members(cgroup: &Cgroup, init: i32) -> Result<Vec<(i32, OwnedFd)>, LifecycleError> {
+    let pids = cgroup.pids()?.into_iter().filter(|&p| p != init);
+    Ok(pids
+        .filter_map(|pid| syscall::pidfd_open(pid).ok().map(|fd| (pid, fd)))
+        .collect())
 }
 
 /// A frozen process acts on SIGKILL only once thawed.
@@ -195,7 +215,7 @@ pub fn destroy(c: Container, st: &State, force: bool) -> Result<(), LifecycleErr
     if let Some(pidfd) = &init {
         let _ = syscall::pidfd_send_signal(pidfd, libc::SIGKILL);
     }
-    let others = signal_cgroup(st, libc::SIGKILL)?;
+    let others = kill_cgroup(st)?;
     thaw_if_frozen(st);
     for (pid, pidfd) in init
         .iter()
