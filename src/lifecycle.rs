@@ -242,18 +242,25 @@ pub fn remove_state(c: Container) -> Result<(), LifecycleError> {
 
 /// `delete --force` of a container whose state file is damaged: kill what
 /// can still be found of it and remove the state directory. The init is
-/// found by the pid and start time a truncated file still holds, and its
-/// cgroup by asking the kernel where that process lives; a cgroup is only
+/// found by the pid and start time a truncated file still holds; the
+/// cgroup by the record create wrote beside the state (which finds the
+/// other processes too, and the init when the file names none). A
+/// container from a keel that wrote no record falls back to asking the
+/// kernel where the init lives, and a cgroup found that way is only
 /// removed if it is named after the container, so a mangled file cannot
 /// send keel after someone else's.
 pub fn destroy_damaged(c: Container, id: &str) -> Result<(), LifecycleError> {
-    let Some((pid, start)) = state::salvage_init(&c.dir) else {
-        return remove_state(c);
+    let init = state::salvage_init(&c.dir).filter(
+        |&(pid, start)| matches!(state::proc_start_time(pid), Some((t, false)) if t == start),
+    );
+    let cgroup = match c.cgroup_record() {
+        Some(recorded) => recorded.filter(Cgroup::exists),
+        None => init.and_then(|(pid, _)| cgroup_of_process(pid, id)),
     };
-    if !matches!(state::proc_start_time(pid), Some((t, false)) if t == start) {
+    if init.is_none() && cgroup.is_none() {
         return remove_state(c);
     }
-    let cgroup = cgroup_of_process(pid, id);
+    let (pid, start) = init.unwrap_or((0, 0));
     let st = State {
         oci_version: String::new(),
         id: id.to_string(),

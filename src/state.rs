@@ -15,6 +15,11 @@ use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+/// The container's cgroup as create made it (JSON, `null` for none),
+/// beside state.json so that `delete --force` finds the cgroup of a
+/// container whose state file is damaged, wherever `linux.cgroupsPath`
+/// put it.
+pub const CGROUP_RECORD: &str = "cgroup.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -195,6 +200,13 @@ impl Container {
 
     pub fn fifo(&self) -> PathBuf {
         self.dir.join(EXEC_FIFO)
+    }
+
+    /// The cgroup record (`CGROUP_RECORD`): Some(None) for a container
+    /// without a cgroup, None where there is no readable record (a keel
+    /// that wrote none, or a damaged file).
+    pub fn cgroup_record(&self) -> Option<Option<crate::cgroups::Cgroup>> {
+        self.load_record(CGROUP_RECORD).ok().flatten()
     }
 
     /// Another record beside state.json, written the same way: for what

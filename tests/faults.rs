@@ -15,9 +15,10 @@ mod faults_support;
 use common::sys::{self, PidFd};
 use common::{Runtime, Sandbox, Spawned, TIMEOUT};
 use faults_support::{
-    assert_container_gone, hook_init_pid, kill_runtime, open_in_thread, wait_in_dir, wait_pid_gone,
-    TmpfsGuard,
+    assert_container_gone, cgroup_dirs, hook_init_pid, kill_runtime, open_in_thread, wait_in_dir,
+    wait_pid_gone, TmpfsGuard,
 };
+use serde_json::json;
 use std::fs;
 use std::path::Path;
 
@@ -182,9 +183,11 @@ fn an_init_killed_from_outside_is_stopped() {
 
 /// Damage a created container's state.json with `damage`, then check that
 /// state, kill and start fail with one line naming the file, and that
-/// `delete --force` removes the state dir and, when the damaged file still
-/// names the init (`findable`), the init and its cgroup too.
-fn damaged_state(test: &str, damage: fn(&str) -> String, findable: bool) {
+/// `delete --force` removes the state dir and, when something still names
+/// the init (`findable`: the damaged file, or the cgroup record create
+/// wrote beside it), the init and its cgroup too. Not findable, the
+/// record is removed as well, as a keel that wrote none would leave it.
+fn damaged_state(test: &str, damage: Damage, findable: bool) {
     keel_only!();
     let mut sb = Sandbox::new(test);
     sb.bundle.args(&["sleep", "1000"]);
@@ -194,6 +197,9 @@ fn damaged_state(test: &str, damage: fn(&str) -> String, findable: bool) {
     let path = sb.state_dir(&id).join("state.json");
     let text = fs::read_to_string(&path).unwrap();
     fs::write(&path, damage(&text)).unwrap();
+    if !findable {
+        fs::remove_file(sb.state_dir(&id).join("cgroup.json")).unwrap();
+    }
     for args in [
         vec!["state", &id],
         vec!["kill", &id, "KILL"],
@@ -216,8 +222,8 @@ fn damaged_state(test: &str, damage: fn(&str) -> String, findable: bool) {
         assert_container_gone(&sb, &id, Some(init));
         return;
     }
-    // Nothing in the file says which process was the init: the state dir
-    // goes, the init is left to whoever started it (here, the sandbox).
+    // Nothing says which process was the init: the state dir goes, the
+    // init is left to whoever started it (here, the sandbox).
     assert!(!sb.state_dir(&id).exists(), "state dir left behind");
     let left = PidFd::open(init).expect("the init is still there");
     assert!(
@@ -229,16 +235,89 @@ fn damaged_state(test: &str, damage: fn(&str) -> String, findable: bool) {
 
 #[test]
 fn a_truncated_state_file_is_a_clear_error_and_force_deletes_all() {
-    damaged_state(
-        "fault_truncated_state",
-        |t| t[..t.len() / 2].to_string(),
-        true,
-    );
+    damaged_state("fault_truncated_state", truncated, true);
+}
+
+type Damage = fn(&str) -> String;
+
+fn truncated(text: &str) -> String {
+    text[..text.len() / 2].to_string()
+}
+
+fn garbage(_: &str) -> String {
+    "\u{1}not json\n".into()
 }
 
 #[test]
-fn a_garbage_state_file_is_a_clear_error_and_force_deletes_the_dir() {
-    damaged_state("fault_garbage_state", |_| "\u{1}not json\n".into(), false);
+fn a_garbage_state_file_is_a_clear_error_and_force_deletes_all() {
+    damaged_state("fault_garbage_state", garbage, true);
+}
+
+#[test]
+fn a_garbage_state_file_without_a_cgroup_record_force_deletes_the_dir() {
+    damaged_state("fault_garbage_no_record", garbage, false);
+}
+
+/// A `linux.cgroupsPath` that does not end in the container's id (podman's
+/// `/machine.slice/libpod-<id>`): `delete --force` of a container whose
+/// state file is damaged still removes its cgroup, and kills its init
+/// even when the file no longer names it.
+#[test]
+fn a_damaged_state_file_with_a_cgroup_named_otherwise_force_deletes_all() {
+    keel_only!();
+    let damages = [
+        ("fault_cg_truncated", truncated as Damage),
+        ("fault_cg_garbage", garbage),
+    ];
+    for (test, damage) in damages {
+        // Declared before the sandbox, so it goes after it: a cgroup keel
+        // left is empty by then.
+        let mut leftover = LeafGuard(None);
+        let mut sb = Sandbox::new(test);
+        sb.bundle.args(&["sleep", "1000"]);
+        let id = sb.id.clone();
+        sb.prepare(&id);
+        let leaf = format!("{id}/ctr");
+        leftover.0 = Some(leaf.clone());
+        sb.bundle
+            .set("/linux/cgroupsPath", json!(format!("/keel-test/{leaf}")));
+        sb.bundle.save();
+        let bundle = sb.bundle.dir.to_str().unwrap().to_string();
+        sb.rt.ok(&["create", "--bundle", &bundle, &id]);
+        let init = sb.note_init(&id);
+        assert!(!cgroup_dirs(&leaf).is_empty(), "create made no cgroup");
+        let path = sb.state_dir(&id).join("state.json");
+        let text = fs::read_to_string(&path).unwrap();
+        fs::write(&path, damage(&text)).unwrap();
+        sb.rt.ok(&["delete", "--force", &id]);
+        let left = cgroup_dirs(&leaf);
+        assert!(left.is_empty(), "{test}: cgroups left behind: {left:?}");
+        // delete waited for the processes it killed: the init has exited.
+        let init = PidFd::open(init).expect("the init, a zombie of ours");
+        assert!(
+            init.has_exited(),
+            "{test}: the init survived delete --force"
+        );
+        assert!(!sb.state_dir(&id).exists(), "{test}: state dir left behind");
+        sb.assert_no_process_or_mount();
+    }
+}
+
+/// rmdir the cgroup `keel-test/<leaf>` and its parent in every hierarchy,
+/// should the runtime leave them (the sandbox removes `keel-test/<id>`
+/// only, which the leaf would keep).
+struct LeafGuard(Option<String>);
+
+impl Drop for LeafGuard {
+    fn drop(&mut self) {
+        let Some(leaf) = &self.0 else { return };
+        for dir in cgroup_dirs(leaf) {
+            let _ = fs::remove_dir(&dir);
+            if let Some(parent) = dir.parent() {
+                let _ = fs::remove_dir(parent);
+            }
+        }
+    }
 }
 
 #[test]

@@ -290,6 +290,13 @@ impl Cgroup {
         first.map_or(Ok(()), Err)
     }
 
+    /// Whether the container's directory is there in any hierarchy (a
+    /// create that crashed may have named a cgroup it never made).
+    pub fn exists(&self) -> bool {
+        self.places()
+            .is_ok_and(|ps| ps.iter().any(|p| p.dir.is_dir()))
+    }
+
     /// Apply `resources` to the existing cgroup (for `update`).
     pub fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
         apply::apply(&self.layout, &self.path, resources)

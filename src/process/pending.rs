@@ -77,8 +77,13 @@ impl Pending {
         let cgroup = Cgroup::for_container(path.as_deref(), opts.id)?;
         st.cgroup = Some(cgroup.clone());
         self.container().save(st)?;
+        // Also apart from the state: a damaged state.json cannot name it.
+        let c = self.container();
+        c.save_record(state::CGROUP_RECORD, &st.cgroup)?;
         if let Err(e) = cgroup.create(Some(&cgroups::container_resources(spec))) {
-            return skip_cgroup(st, opts, e).and_then(|()| Ok(self.container().save(st)?));
+            skip_cgroup(st, opts, e)?;
+            c.save_record(state::CGROUP_RECORD, &st.cgroup)?;
+            return Ok(c.save(st)?);
         }
         let (path, kind) = (cgroup.path().display(), cgroup.kind());
         crate::logging::debug(&format!(
