@@ -463,6 +463,75 @@ fn net_device_moves_in_renamed_with_its_address_and_up() {
     events.wait_gone(&veth.host);
 }
 
+/// A network namespace made for one test with `ip netns add`, deleted
+/// when it drops.
+struct NetNs(String);
+
+impl NetNs {
+    fn new(tag: &str) -> NetNs {
+        let name = format!("kt{tag}{}", std::process::id());
+        let ok = std::process::Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .expect("run ip netns add")
+            .success();
+        assert!(ok, "ip netns add {name}");
+        NetNs(name)
+    }
+
+    fn path(&self) -> String {
+        format!("/run/netns/{}", self.0)
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.0])
+            .status();
+    }
+}
+
+/// A create that fails after moving a device (here a createRuntime hook)
+/// gives it back to the host, with its name and address: the namespace
+/// may be one joined by path, which outlives the container, or the
+/// init's own, whose end would destroy a virtual device.
+#[test]
+fn a_failed_create_moves_net_devices_back_to_the_host() {
+    for joined in [true, false] {
+        let tag = if joined { "j" } else { "n" };
+        let veth = Veth::new(tag);
+        let netns = joined.then(|| NetNs::new(tag));
+        let mut sb = Sandbox::new("netdev_undo");
+        if let Some(ns) = &netns {
+            sb.bundle.remove_namespace("network").push(
+                "/linux/namespaces",
+                json!({"type": "network", "path": ns.path()}),
+            );
+        }
+        sb.bundle
+            .set("/linux/netDevices", json!({ &veth.peer: {"name": "eth7"} }))
+            .sh_hook("createRuntime", "exit 1");
+        let id = sb.id.clone();
+        sb.try_create(&id, &[]).assert_failed();
+        sb.assert_nothing_left(&id);
+        assert!(
+            Veth::exists(&veth.peer),
+            "joined {joined}: {} not back on the host",
+            veth.peer
+        );
+        let out = std::process::Command::new("ip")
+            .args(["-o", "addr", "show", "dev", &veth.peer])
+            .output()
+            .expect("run ip addr");
+        let addrs = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            addrs.contains("inet 10.213.7.2/24"),
+            "joined {joined}: {addrs}"
+        );
+    }
+}
+
 #[test]
 fn a_missing_net_device_fails_create_naming_it() {
     let mut sb = Sandbox::new("netdev_missing");

@@ -2,13 +2,16 @@
 //! network namespace by `create`, optionally renamed, with their permanent
 //! global addresses, and set up.
 //!
-//! Following the spec, keel does not move them back: when the namespace
-//! goes (`delete`), the kernel returns physical devices to the host and
-//! destroys virtual ones (a veth end, and with it its peer).
+//! Following the spec, `delete` does not move them back: when the
+//! namespace goes, the kernel returns physical devices to the host and
+//! destroys virtual ones (a veth end, and with it its peer). A `create`
+//! that fails does: an error must leave the host as it was, and a
+//! namespace joined by path outlives the container, so its devices would
+//! stay there for good (`Moved`).
 
 mod netlink;
 
-use netlink::{Msg, Socket, IFLA_IFNAME, IFLA_NET_NS_FD, RTM_NEWLINK};
+use netlink::{Addr, Msg, Socket, IFLA_IFNAME, IFLA_NET_NS_FD, RTM_NEWLINK};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::collections::HashMap;
 use std::fs::File;
@@ -82,58 +85,111 @@ fn target_namespace(spec: &Spec, init: i32) -> std::io::Result<File> {
     }
 }
 
-/// Move every configured device into the init's network namespace.
-pub fn move_all(spec: &Spec, init: i32) -> Result<(), NetDevError> {
+/// One device `move_all` moved: how to find it in the container, and
+/// what it was on the host.
+struct MovedDevice {
+    host_name: String,
+    /// Its index in the container, or (0, its name there) until known.
+    inside: (i32, Option<String>),
+    addrs: Vec<Addr>,
+}
+
+/// The devices a create moved into the container's network namespace,
+/// until the create finishes: `undo` moves them back.
+pub struct Moved {
+    /// The container's namespace (held open, so it outlives a dead init)
+    /// and keel's own.
+    target: File,
+    host: File,
+    devices: Vec<MovedDevice>,
+}
+
+/// A `map_err` that names the device (`""`: all of them) and the step.
+fn error(device: &str, what: &str) -> impl FnOnce(std::io::Error) -> NetDevError {
+    let device = match device {
+        "" => String::new(),
+        name => format!(".{name}"),
+    };
+    let what = what.to_string();
+    move |source| NetDevError {
+        device,
+        what,
+        source,
+    }
+}
+
+/// Move every configured device into the init's network namespace. On
+/// error, those already moved are moved back.
+pub fn move_all(spec: &Spec, init: i32) -> Result<Option<Moved>, NetDevError> {
     let Some(devices) = devices(spec) else {
-        return Ok(());
+        return Ok(None);
     };
-    let err = |device: &str, what: &str| {
-        let device = match device {
-            "" => String::new(),
-            name => format!(".{name}"),
-        };
-        let what = what.to_string();
-        move |source| NetDevError {
-            device,
-            what,
-            source,
-        }
+    let mut moved = Moved {
+        target: target_namespace(spec, init)
+            .map_err(error("", "open the container's network namespace"))?,
+        host: File::open("/proc/thread-self/ns/net")
+            .map_err(error("", "open keel's network namespace"))?,
+        devices: Vec::new(),
     };
-    let target =
-        target_namespace(spec, init).map_err(err("", "open the container's network namespace"))?;
-    let mut host = Socket::open().map_err(err("", "netlink socket"))?;
-    let mut inside = socket_in(&target).map_err(err("", "netlink socket in the container"))?;
     let mut keys: Vec<&String> = devices.keys().collect();
     keys.sort();
-    for name in keys {
-        let new_name = devices[name].name().clone().unwrap_or_else(|| name.clone());
+    let result = Sockets::open(&moved.target).and_then(|mut sockets| {
+        keys.into_iter().try_for_each(|name| {
+            let new_name = devices[name].name().clone().unwrap_or_else(|| name.clone());
+            moved.move_in(&mut sockets, name, &new_name)
+        })
+    });
+    match result {
+        Ok(()) => Ok(Some(moved)),
+        Err(e) => {
+            moved.undo();
+            Err(e)
+        }
+    }
+}
+
+impl Moved {
+    /// Move host device `name` in as `new_name`, with its addresses, and
+    /// set it up.
+    fn move_in(&mut self, s: &mut Sockets, name: &str, new_name: &str) -> Result<(), NetDevError> {
+        let Sockets { host, inside } = s;
         let (index, _) = host
             .link(0, Some(name))
-            .map_err(err(name, "find the interface on the host"))?;
+            .map_err(error(name, "find the interface on the host"))?;
         let addrs = host
             .addresses(index)
-            .map_err(err(name, "list its addresses"))?;
+            .map_err(error(name, "list its addresses"))?;
         let msg = Msg::link(RTM_NEWLINK, index, 0, 0)
-            .attr(IFLA_NET_NS_FD, &(target.as_raw_fd() as u32).to_ne_bytes())
-            .attr(IFLA_IFNAME, &netlink::nul_terminated(&new_name));
-        host.request(msg).map_err(err(
+            .attr(
+                IFLA_NET_NS_FD,
+                &(self.target.as_raw_fd() as u32).to_ne_bytes(),
+            )
+            .attr(IFLA_IFNAME, &netlink::nul_terminated(new_name));
+        host.request(msg).map_err(error(
             name,
             &format!("move it into the container as {new_name:?}"),
         ))?;
         // The kernel keeps the index when it is free there, and a %d
         // template leaves the final name to the kernel.
-        let lookup = if new_name.contains('%') {
-            None
-        } else {
-            Some(new_name.as_str())
+        let lookup = match new_name.contains('%') {
+            true => (index, None),
+            false => (0, Some(new_name.to_string())),
         };
+        self.devices.push(MovedDevice {
+            host_name: name.to_string(),
+            inside: lookup.clone(),
+            addrs: addrs.clone(),
+        });
         let (new_index, _) = inside
-            .link(if lookup.is_some() { 0 } else { index }, lookup)
-            .map_err(err(name, "find it in the container"))?;
+            .link(lookup.0, lookup.1.as_deref())
+            .map_err(error(name, "find it in the container"))?;
+        if let Some(last) = self.devices.last_mut() {
+            last.inside = (new_index, None);
+        }
         for addr in &addrs {
             inside
                 .add_address(new_index, addr)
-                .map_err(err(name, "restore an address"))?;
+                .map_err(error(name, "restore an address"))?;
         }
         let up = Msg::link(
             RTM_NEWLINK,
@@ -141,9 +197,65 @@ pub fn move_all(spec: &Spec, init: i32) -> Result<(), NetDevError> {
             libc::IFF_UP as u32,
             libc::IFF_UP as u32,
         );
-        inside.request(up).map_err(err(name, "set it up"))?;
+        inside.request(up).map_err(error(name, "set it up"))
     }
-    Ok(())
+
+    /// Move every device back to the host under its host name, with its
+    /// addresses, for a create that failed. Moving takes a device down;
+    /// it stays down (netlink here reads no link flags to tell whether it
+    /// was up before). Best effort: what fails is logged.
+    pub fn undo(self) {
+        let result = Sockets::open(&self.target).map(|mut sockets| {
+            for d in self.devices.iter().rev() {
+                if let Err(e) = self.move_out(&mut sockets, d) {
+                    crate::logging::warn(&format!("undo of a failed create: {e}"));
+                }
+            }
+        });
+        if let Err(e) = result {
+            crate::logging::warn(&format!("undo of a failed create: {e}"));
+        }
+    }
+
+    fn move_out(&self, s: &mut Sockets, d: &MovedDevice) -> Result<(), NetDevError> {
+        let name = d.host_name.as_str();
+        let Sockets { host, inside } = s;
+        let (index, _) = inside
+            .link(d.inside.0, d.inside.1.as_deref())
+            .map_err(error(name, "find it in the container"))?;
+        let msg = Msg::link(RTM_NEWLINK, index, 0, 0)
+            .attr(
+                IFLA_NET_NS_FD,
+                &(self.host.as_raw_fd() as u32).to_ne_bytes(),
+            )
+            .attr(IFLA_IFNAME, &netlink::nul_terminated(name));
+        inside
+            .request(msg)
+            .map_err(error(name, "move it back to the host"))?;
+        let (index, _) = host
+            .link(0, Some(name))
+            .map_err(error(name, "find it back on the host"))?;
+        for addr in &d.addrs {
+            host.add_address(index, addr)
+                .map_err(error(name, "restore an address on the host"))?;
+        }
+        Ok(())
+    }
+}
+
+/// A netlink socket in keel's network namespace and one in the container's.
+struct Sockets {
+    host: Socket,
+    inside: Socket,
+}
+
+impl Sockets {
+    fn open(target: &File) -> Result<Sockets, NetDevError> {
+        Ok(Sockets {
+            host: Socket::open().map_err(error("", "netlink socket"))?,
+            inside: socket_in(target).map_err(error("", "netlink socket in the container"))?,
+        })
+    }
 }
 
 /// A netlink socket that lives in `ns`: made there, then used from here.

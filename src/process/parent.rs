@@ -153,7 +153,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     let (pid, in_unified) = spawn_init(&plan, ctx, &close, cgroup_fd.as_ref())?;
     drop(cgroup_fd);
     pending.adopt_init(pid);
-    crate::netdev::move_all(&opts.bundle.spec, pid)?;
+    pending.move_netdevs(&opts.bundle.spec, pid)?;
     drop(console);
     // The init waits for Mapped and says nothing before it: a failure here
     // is ours to report (asking the init why would wait forever).

@@ -16,10 +16,16 @@ pub(super) struct Pending {
     container: Option<Container>,
     pid: i32,
     pub(super) cgroup: Option<Cgroup>,
+    netdevs: Option<crate::netdev::Moved>,
 }
 
 impl Drop for Pending {
     fn drop(&mut self) {
+        // Before the kill: the host gets its devices back whichever
+        // namespace they are in (one joined by path would keep them).
+        if let Some(moved) = self.netdevs.take() {
+            moved.undo();
+        }
         if self.pid > 0 {
             let pid = nix::unistd::Pid::from_raw(self.pid);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
@@ -52,6 +58,7 @@ impl Pending {
             container: Some(container),
             pid: 0,
             cgroup: None,
+            netdevs: None,
         };
         make_fifo(&pending.container().fifo())?;
         Ok(pending)
@@ -121,6 +128,17 @@ impl Pending {
         }
     }
 
+    /// Move `linux.netDevices` into the init's network namespace; from
+    /// now on a failed create moves them back.
+    pub(super) fn move_netdevs(
+        &mut self,
+        spec: &oci_spec::runtime::Spec,
+        pid: i32,
+    ) -> Result<(), CreateError> {
+        self.netdevs = crate::netdev::move_all(spec, pid)?;
+        Ok(())
+    }
+
     /// From now on a failed create kills the init.
     pub(super) fn adopt_init(&mut self, pid: i32) {
         self.pid = pid;
@@ -154,6 +172,7 @@ impl Pending {
         crate::logging::debug(&format!("container {}: created", opts.id));
         self.pid = 0;
         self.cgroup = None;
+        self.netdevs = None;
         let container = self
             .container
             .take()
