@@ -33,6 +33,37 @@ pub unsafe fn clone_fork(flags: libc::c_int) -> io::Result<libc::pid_t> {
     check(ret).map(|pid| pid as libc::pid_t)
 }
 
+/// The kernel's struct clone_args, up to the cgroup field
+/// (CLONE_ARGS_SIZE_VER2); fields left at zero are unused.
+#[repr(C)]
+#[derive(Default)]
+pub struct CloneArgs {
+    pub flags: u64,
+    pub pidfd: u64,
+    pub child_tid: u64,
+    pub parent_tid: u64,
+    pub exit_signal: u64,
+    pub stack: u64,
+    pub stack_size: u64,
+    pub tls: u64,
+    pub set_tid: u64,
+    pub set_tid_size: u64,
+    pub cgroup: u64,
+}
+
+/// clone3(2) without a new stack: like `clone_fork`, the child continues
+/// on a copy of the caller's stack. Returns 0 in the child and the
+/// child's pid in the parent.
+///
+/// # Safety
+/// As for fork in a process that may hold locks: the caller must be
+/// single-threaded, or the child must only exec or _exit.
+pub unsafe fn clone3(args: &CloneArgs) -> io::Result<libc::pid_t> {
+    let size = std::mem::size_of::<CloneArgs>();
+    let ret = libc::syscall(libc::SYS_clone3, args as *const CloneArgs, size);
+    check(ret).map(|pid| pid as libc::pid_t)
+}
+
 /// A pidfd for `pid`, readable once the process has exited.
 pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     // SAFETY: plain syscall; on success the kernel hands us a new fd to own.
