@@ -255,19 +255,12 @@ fn prepare_rootfs(ctx: &InitContext) -> Result<(), InitError> {
         have_trees_mapped(ctx, &trees)?;
     }
     let mut entered = false;
-    let mut failure = None;
-    let result = rootfs::mount(spec, &prepared, trees, &mut || {
+    // A failed wait comes back as RootfsError::BeforeCgroup, which says
+    // before which mount it was.
+    rootfs::mount(spec, &prepared, trees, &mut || {
         entered = true;
-        enter_cgroup(ctx).map_err(|e| {
-            let msg = e.to_string();
-            failure = Some(e);
-            msg
-        })
-    });
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    result?;
+        enter_cgroup(ctx).map_err(|e| e.to_string())
+    })?;
     if !entered {
         enter_cgroup(ctx)?;
     }
