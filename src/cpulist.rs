@@ -52,7 +52,17 @@ mod tests {
         assert_eq!(ranges(""), Ok(vec![]));
         assert_eq!(ranges("\n"), Ok(vec![]));
         assert_eq!(ranges("3-1"), Err(ListError::Backwards("3-1".into())));
-        for bad in ["a", "1-", "-1", "0,,1", "1,", "+1", "1-2-3", "0, 1", "4294967296"] {
+        for bad in [
+            "a",
+            "1-",
+            "-1",
+            "0,,1",
+            "1,",
+            "+1",
+            "1-2-3",
+            "0, 1",
+            "4294967296",
+        ] {
             assert_eq!(ranges(bad), Err(ListError::Syntax), "{bad:?}");
         }
     }

@@ -53,9 +53,12 @@ pub fn parse(rule: &LinuxDeviceCgroup) -> Result<DeviceRule, String> {
         Some(n) if n < 0 => Err(format!(
             "{what} {n} is negative (omit it or use -1 for any)"
         )),
-        Some(n) => u32::try_from(n)
-            .map(Some)
-            .map_err(|_| format!("{what} {n} is above {}, the largest the kernel takes", u32::MAX)),
+        Some(n) => u32::try_from(n).map(Some).map_err(|_| {
+            format!(
+                "{what} {n} is above {}, the largest the kernel takes",
+                u32::MAX
+            )
+        }),
     };
     let major = number(rule.major(), "major")?;
     let minor = number(rule.minor(), "minor")?;

@@ -164,9 +164,11 @@ fn bad_rules() {
         .unwrap_err()
         .contains("major -2"));
     assert!(one(r#"{"allow":true,"type":"c","minor":4294967296,"access":"r"}"#).is_err());
-    assert!(one(r#"{"allow":true,"type":"c","major":4294967296,"access":"r"}"#)
-        .unwrap_err()
-        .contains("major 4294967296 is above 4294967295"));
+    assert!(
+        one(r#"{"allow":true,"type":"c","major":4294967296,"access":"r"}"#)
+            .unwrap_err()
+            .contains("major 4294967296 is above 4294967295")
+    );
     assert!(one(r#"{"allow":true,"access":"rx"}"#)
         .unwrap_err()
         .contains("access"));

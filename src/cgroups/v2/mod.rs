@@ -218,7 +218,10 @@ mod tests {
         let (mount, dir) = fake_tree("enable-none", "cpu", "cpu memory");
         enable_wanted(&mount, &dir, &offered);
         enable(&mount, &dir, "memory", "linux.resources.memory").unwrap();
-        assert_eq!((read(&mount), read(&mount.join("a"))), ("cpu".into(), "cpu".into()));
+        assert_eq!(
+            (read(&mount), read(&mount.join("a"))),
+            ("cpu".into(), "cpu".into())
+        );
         std::fs::remove_dir_all(&mount).unwrap();
     }
 
