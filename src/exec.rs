@@ -123,14 +123,13 @@ fn same_dir_as_dot(cwd: &Path) -> bool {
     ) else {
         return false;
     };
-    let how = nix::fcntl::OpenHow::new()
-        .flags(
-            nix::fcntl::OFlag::O_PATH
-                | nix::fcntl::OFlag::O_DIRECTORY
-                | nix::fcntl::OFlag::O_CLOEXEC,
-        )
-        .resolve(nix::fcntl::ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    let Ok(dir) = nix::fcntl::openat2(root.as_fd(), cwd, how) else {
+    let Ok(dir) = crate::syscall::openat2(
+        root.as_fd(),
+        cwd,
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+        libc::RESOLVE_NO_MAGICLINKS,
+    ) else {
         return false;
     };
     match (

@@ -21,7 +21,7 @@
 //! nothing: no re-exec on the common path.
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
 use oci_spec::runtime::{Capability, LinuxNamespaceType, Spec};
@@ -158,24 +158,8 @@ fn running_read_only() -> Result<bool, SelfExeError> {
 
 /// A detached bind mount of the running binary, made read-only.
 fn sealed_tree() -> Result<OwnedFd, SelfExeError> {
-    const OPEN_TREE_CLONE: libc::c_uint = 1;
-    // SAFETY: plain syscall on a NUL-terminated path; on success the
-    // kernel hands us a new fd to own.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            c"/proc/self/exe".as_ptr(),
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
-        )
-    };
-    if fd < 0 {
-        return Err(sys("open_tree of /proc/self/exe")(
-            std::io::Error::last_os_error(),
-        ));
-    }
-    // SAFETY: the kernel just returned this fd to us.
-    let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let tree = crate::syscall::open_tree_clone(std::path::Path::new("/proc/self/exe"), false)
+        .map_err(sys("open_tree of /proc/self/exe"))?;
     crate::syscall::mount_setattr(
         tree.as_fd(),
         0,

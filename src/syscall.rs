@@ -5,6 +5,14 @@
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
+/// A path (or any OS string) for a syscall; one with a NUL byte cannot
+/// be passed, so it is refused as invalid input.
+pub fn cstring(s: &std::ffi::OsStr) -> io::Result<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(s.as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
 fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
     if ret < 0 {
         Err(io::Error::last_os_error())
@@ -22,6 +30,37 @@ fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
 pub unsafe fn clone_fork(flags: libc::c_int) -> io::Result<libc::pid_t> {
     let flags = (flags | libc::SIGCHLD) as libc::c_ulong;
     let ret = libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize);
+    check(ret).map(|pid| pid as libc::pid_t)
+}
+
+/// The kernel's struct clone_args, up to the cgroup field
+/// (CLONE_ARGS_SIZE_VER2); fields left at zero are unused.
+#[repr(C)]
+#[derive(Default)]
+pub struct CloneArgs {
+    pub flags: u64,
+    pub pidfd: u64,
+    pub child_tid: u64,
+    pub parent_tid: u64,
+    pub exit_signal: u64,
+    pub stack: u64,
+    pub stack_size: u64,
+    pub tls: u64,
+    pub set_tid: u64,
+    pub set_tid_size: u64,
+    pub cgroup: u64,
+}
+
+/// clone3(2) without a new stack: like `clone_fork`, the child continues
+/// on a copy of the caller's stack. Returns 0 in the child and the
+/// child's pid in the parent.
+///
+/// # Safety
+/// As for fork in a process that may hold locks: the caller must be
+/// single-threaded, or the child must only exec or _exit.
+pub unsafe fn clone3(args: &CloneArgs) -> io::Result<libc::pid_t> {
+    let size = std::mem::size_of::<CloneArgs>();
+    let ret = libc::syscall(libc::SYS_clone3, args as *const CloneArgs, size);
     check(ret).map(|pid| pid as libc::pid_t)
 }
 
@@ -130,9 +169,7 @@ pub fn pidfd_wait(pidfd: &OwnedFd, timeout_ms: i32) -> io::Result<bool> {
 /// setxattr(2): set extended attribute `name` of `path` (links followed,
 /// so a /proc/self/fd path reaches the file its fd holds).
 pub fn setxattr(path: &std::path::Path, name: &std::ffi::CStr, value: &[u8]) -> io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let c = cstring(path.as_os_str())?;
     // SAFETY: valid C strings and buffer for the duration of the call.
     let ret = unsafe {
         libc::setxattr(
@@ -156,9 +193,7 @@ pub fn openat2(
     resolve: u64,
 ) -> io::Result<OwnedFd> {
     use std::os::fd::AsRawFd;
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let c = cstring(path.as_os_str())?;
     // SAFETY: open_how is plain data; all-zero is its documented default.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;
@@ -237,9 +272,7 @@ fn setattr(
 /// `path` (relative to the current directory), with the mounts below it
 /// when `recursive`. Close-on-exec.
 pub fn open_tree_clone(path: &std::path::Path, recursive: bool) -> io::Result<OwnedFd> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let c = cstring(path.as_os_str())?;
     let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
     if recursive {
         flags |= libc::AT_RECURSIVE as libc::c_uint;

@@ -12,26 +12,20 @@ pub struct SysctlError {
     source: ProcError,
 }
 
-/// Write each sysctl, in key order, through a procfs keel verified: the
-/// container's "/proc" path may not lead to procfs any more (see procfs.rs).
-pub fn apply(map: &HashMap<String, String>) -> Result<(), SysctlError> {
+/// Write each sysctl, in key order, through `proc`, a procfs keel
+/// verified: the container's "/proc" path may not lead to procfs any more
+/// (see procfs.rs).
+pub fn apply(proc: &ProcRoot, map: &HashMap<String, String>) -> Result<(), SysctlError> {
     let mut keys: Vec<_> = map.keys().collect();
     keys.sort();
-    let mut proc: Option<ProcRoot> = None;
     for key in keys {
         let value = &map[key];
-        let err = |source| SysctlError {
-            key: key.clone(),
-            value: value.clone(),
-            source,
-        };
-        let root = match proc.take() {
-            Some(root) => root,
-            None => ProcRoot::open().map_err(err)?,
-        };
-        let root = proc.insert(root);
-        root.write(&format!("sys/{}", key.replace('.', "/")), value)
-            .map_err(err)?;
+        proc.write(&format!("sys/{}", key.replace('.', "/")), value)
+            .map_err(|source| SysctlError {
+                key: key.clone(),
+                value: value.clone(),
+                source,
+            })?;
     }
     Ok(())
 }

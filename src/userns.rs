@@ -215,14 +215,30 @@ pub fn check_list(
 /// The host ids keel's own user namespace maps (its parent's range).
 fn parent_ranges(ids: Ids) -> Vec<Range> {
     let text = std::fs::read_to_string(format!("/proc/self/{}", ids.proc_file()));
-    text.unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<u64> = l
+    parse_map(&text.unwrap_or_default())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(inside, _, size)| range(inside, size))
+        .collect()
+}
+
+/// One line of a uid_map or gid_map: id inside, id outside, size.
+type Extent = (u32, u32, u32);
+
+/// The lines of a uid_map or gid_map as the kernel prints them; None if
+/// any line is not three numbers.
+fn parse_map(text: &str) -> Option<Vec<Extent>> {
+    text.lines()
+        .map(|line| {
+            let f: Vec<u32> = line
                 .split_whitespace()
-                .filter_map(|n| n.parse().ok())
-                .collect();
-            (f.len() == 3).then(|| (f[0], f[0] + f[2]))
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .ok()?;
+            match f[..] {
+                [inside, host, size] => Some((inside, host, size)),
+                _ => None,
+            }
         })
         .collect()
 }
@@ -358,6 +374,23 @@ mod tests {
     }
 
     const ALL: [Range; 1] = [(0, 1 << 32)];
+
+    #[test]
+    fn maps_parse_as_the_kernel_prints_them() {
+        let text = "         0     100000      65536\n     65536       1000          1\n";
+        assert_eq!(
+            parse_map(text),
+            Some(vec![(0, 100000, 65536), (65536, 1000, 1)])
+        );
+        assert_eq!(parse_map(""), Some(vec![]));
+        assert_eq!(parse_map("0 1\n"), None);
+        assert_eq!(parse_map("0 x 1\n"), None);
+        assert_eq!(
+            parse_map("0 0 4294967295\n"),
+            Some(vec![(0, 0, u32::MAX)]),
+            "the initial namespace's map"
+        );
+    }
 
     #[test]
     fn good_mappings_pass() {

@@ -6,24 +6,9 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+use crate::syscall::{clone3, CloneArgs};
 
-/// The kernel's struct clone_args, up to the cgroup field (CLONE_ARGS_SIZE_VER2).
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// Fork like `clone(flags | SIGCHLD)` (the child continues on a copy of
 /// the stack and gets 0), started in the cgroup2 directory `cgroup`.
@@ -32,16 +17,10 @@ struct CloneArgs {
 /// As for fork in a process that may hold locks: the caller must be
 /// single-threaded, or the child must only exec or _exit.
 pub unsafe fn clone_into(flags: libc::c_int, cgroup: BorrowedFd) -> io::Result<libc::pid_t> {
-    let args = CloneArgs {
+    clone3(&CloneArgs {
         flags: u64::from(flags as u32) | CLONE_INTO_CGROUP,
         exit_signal: libc::SIGCHLD as u64,
         cgroup: cgroup.as_raw_fd() as u64,
         ..CloneArgs::default()
-    };
-    let size = std::mem::size_of::<CloneArgs>();
-    let ret = libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, size);
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(ret as libc::pid_t)
+    })
 }

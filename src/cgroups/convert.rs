@@ -47,19 +47,11 @@ pub fn check_hugepage(size: &str, limit: i64) -> Result<&str, String> {
     Ok(size)
 }
 
-/// Whether `list` is a kernel cpu/node list: `0-3,5,7-8`.
+/// Whether `list` is a kernel cpu/node list: `0-3,5,7-8`. No host has a
+/// million cpus or nodes: a longer number is a mistake.
 pub fn is_cpu_list(list: &str) -> bool {
-    let number = |s: &str| !s.is_empty() && s.len() < 7 && s.bytes().all(|b| b.is_ascii_digit());
-    !list.trim().is_empty()
-        && list
-            .trim()
-            .split(',')
-            .all(|part| match part.split_once('-') {
-                Some((a, b)) => {
-                    number(a) && number(b) && a.parse::<u32>().ok() <= b.parse::<u32>().ok()
-                }
-                None => number(part),
-            })
+    crate::cpulist::ranges(list)
+        .is_ok_and(|r| !r.is_empty() && r.iter().all(|&(_, hi)| hi < 1_000_000))
 }
 
 /// cpu.weight (1..10000) for `linux.resources.cpu.shares` (2..262144):

@@ -1,17 +1,46 @@
-//! Device cgroup rules, shared by v1's devices.allow/deny and (later) the
-//! v2 eBPF program: their text form, their checks, and the devices every
+//! Device cgroup rules, shared by v1's devices.allow/deny and the v2 eBPF
+//! program: their checks, their text form, and the devices every
 //! container may use (runc's list, so that keel and runc agree on what a
 //! container can open).
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, Spec};
 
-/// `linux.resources.devices[i]` as the kernel's rule text: `c 1:3 rwm`,
-/// with `*` for a missing (or -1) major or minor.
-pub fn rule_line(rule: &LinuxDeviceCgroup) -> Result<String, String> {
+/// Device type of a rule; a rule without one (type "a") matches every
+/// device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceKind {
+    Block,
+    Char,
+}
+
+// Access bits, the values of both v1's devices cgroup and cgroup2's
+// struct bpf_cgroup_dev_ctx.
+pub const MKNOD: u8 = 1;
+pub const READ: u8 = 2;
+pub const WRITE: u8 = 4;
+
+/// One checked `linux.resources.devices[i]`: what v1 writes as text and
+/// cgroup2 compiles into its device program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceRule {
+    pub allow: bool,
+    /// None for type "a".
+    pub kind: Option<DeviceKind>,
+    /// None: any (a missing or -1 major or minor).
+    pub major: Option<u32>,
+    pub minor: Option<u32>,
+    /// MKNOD, READ and WRITE bits; never empty.
+    pub access: u8,
+}
+
+/// Check `linux.resources.devices[i]`; Err is the message for that path.
+/// A major or minor must fit the kernel's 32 bits (its dev_t fields, and
+/// the program's comparisons, are no wider).
+pub fn parse(rule: &LinuxDeviceCgroup) -> Result<DeviceRule, String> {
     let kind = match rule.typ() {
-        None | Some(LinuxDeviceType::A) => 'a',
-        Some(LinuxDeviceType::B) => 'b',
-        Some(LinuxDeviceType::C) => 'c',
+        None | Some(LinuxDeviceType::A) => None,
+        Some(LinuxDeviceType::B) => Some(DeviceKind::Block),
+        Some(LinuxDeviceType::C) => Some(DeviceKind::Char),
         Some(t) => {
             return Err(format!(
                 "type {:?} cannot be a cgroup rule (use \"a\", \"b\" or \"c\")",
@@ -20,21 +49,69 @@ pub fn rule_line(rule: &LinuxDeviceCgroup) -> Result<String, String> {
         }
     };
     let number = |n: Option<i64>, what: &str| match n {
-        None | Some(-1) => Ok("*".to_string()),
-        Some(n) if n >= 0 => Ok(n.to_string()),
-        Some(n) => Err(format!(
+        None | Some(-1) => Ok(None),
+        Some(n) if n < 0 => Err(format!(
             "{what} {n} is negative (omit it or use -1 for any)"
         )),
+        Some(n) => u32::try_from(n).map(Some).map_err(|_| {
+            format!(
+                "{what} {n} is above {}, the largest the kernel takes",
+                u32::MAX
+            )
+        }),
     };
     let major = number(rule.major(), "major")?;
     let minor = number(rule.minor(), "minor")?;
-    let access = rule.access().as_deref().unwrap_or("");
-    if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
+    let text = rule.access().as_deref().unwrap_or("");
+    let mut access = 0;
+    for c in text.chars() {
+        access |= match c {
+            'r' => READ,
+            'w' => WRITE,
+            'm' => MKNOD,
+            _ => 0,
+        };
+    }
+    if text.is_empty() || !text.chars().all(|c| "rwm".contains(c)) {
         return Err(format!(
-            "access {access:?} must be a non-empty combination of r, w and m"
+            "access {text:?} must be a non-empty combination of r, w and m"
         ));
     }
-    Ok(format!("{kind} {major}:{minor} {access}"))
+    Ok(DeviceRule {
+        allow: rule.allow(),
+        kind,
+        major,
+        minor,
+        access,
+    })
+}
+
+impl DeviceRule {
+    /// The kernel's rule text for v1's devices.allow/deny: `c 1:3 rwm`,
+    /// with `*` for any major or minor.
+    pub fn line(&self) -> String {
+        let kind = match self.kind {
+            None => 'a',
+            Some(DeviceKind::Block) => 'b',
+            Some(DeviceKind::Char) => 'c',
+        };
+        let number = |n: Option<u32>| n.map_or("*".to_string(), |n| n.to_string());
+        let access: String = [('r', READ), ('w', WRITE), ('m', MKNOD)]
+            .iter()
+            .filter(|(_, bit)| self.access & bit != 0)
+            .map(|(c, _)| c)
+            .collect();
+        format!(
+            "{kind} {}:{} {access}",
+            number(self.major),
+            number(self.minor)
+        )
+    }
+}
+
+/// `linux.resources.devices[i]` as the kernel's rule text (see `parse`).
+pub fn rule_line(rule: &LinuxDeviceCgroup) -> Result<String, String> {
+    parse(rule).map(|r| r.line())
 }
 
 fn allow(
@@ -126,6 +203,35 @@ mod tests {
             .unwrap_err()
             .contains("access \"\""));
         assert!(line(r#"{"allow":true,"access":"rx"}"#).is_err());
+        assert_eq!(
+            line(r#"{"allow":true,"type":"c","major":4294967295,"access":"wr"}"#).unwrap(),
+            "c 4294967295:* rw"
+        );
+    }
+
+    /// v1 wrote any non-negative number, cgroup2 refused what does not fit
+    /// 32 bits: both now refuse it, at validation already.
+    #[test]
+    fn numbers_above_32_bits_are_refused() {
+        for field in ["major", "minor"] {
+            let json = format!(r#"{{"allow":true,"type":"c","{field}":4294967296,"access":"r"}}"#);
+            let e = rule_line(&rule(&json)).unwrap_err();
+            assert_eq!(
+                e,
+                format!("{field} 4294967296 is above 4294967295, the largest the kernel takes")
+            );
+        }
+        let json = r#"{"allow":false,"type":"b","major":8,"minor":0,"access":"m"}"#;
+        assert_eq!(
+            parse(&rule(json)).unwrap(),
+            DeviceRule {
+                allow: false,
+                kind: Some(DeviceKind::Block),
+                major: Some(8),
+                minor: Some(0),
+                access: MKNOD,
+            }
+        );
     }
 
     #[test]

@@ -112,16 +112,18 @@ fn check_scheduler(s: &Scheduler, at: &str, out: &mut Vec<(String, String)>) {
 
 /// A cpu list (`0-3,7`) as a set; the message says what is wrong.
 pub fn parse_cpu_list(list: &str) -> Result<nix::sched::CpuSet, String> {
-    let mut set = nix::sched::CpuSet::new();
+    use crate::cpulist::{ranges, ListError};
     let bad = || format!("{list:?} is not a CPU list like \"0-3,7\"");
-    for part in list.split(',') {
-        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
-        let lo: usize = lo.parse().map_err(|_| bad())?;
-        let hi: usize = hi.parse().map_err(|_| bad())?;
-        if lo > hi {
-            return Err(format!("{list:?}: range {part} runs backwards"));
-        }
-        for cpu in lo..=hi {
+    let parts = ranges(list).map_err(|e| match e {
+        ListError::Syntax => bad(),
+        ListError::Backwards(part) => format!("{list:?}: range {part} runs backwards"),
+    })?;
+    if parts.is_empty() {
+        return Err(bad());
+    }
+    let mut set = nix::sched::CpuSet::new();
+    for (lo, hi) in parts {
+        for cpu in lo as usize..=hi as usize {
             set.set(cpu).map_err(|_| {
                 let max = nix::sched::CpuSet::count() - 1;
                 format!("{list:?}: CPU {cpu} is above the highest possible, {max}")

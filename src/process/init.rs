@@ -142,8 +142,9 @@ fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
     if let (Some(socket), Some(p)) = (console, process) {
         settings::terminal(socket, p, true)?;
     }
-    configure_namespaces(spec)?;
+    // One procfs for every write into /proc from here on.
     let proc = crate::procfs::ProcRoot::open()?;
+    configure_namespaces(spec, &proc)?;
     let fds = proc.fd_dir()?;
     rootfs::finalize(spec)?;
     join_session_keyring(opts, &proc)?;
@@ -163,7 +164,7 @@ fn prepare_process(
     proc: &crate::procfs::ProcRoot,
 ) -> Result<exec::Program, InitError> {
     let opts = ctx.opts;
-    settings::apply_limits(process)?;
+    settings::apply_limits(process, Some(proc))?;
     linux_attrs::apply(opts.bundle.spec.linux().as_ref())?;
     settings::exec_labels(process, Some(proc))?;
     let early = settings::load_seccomp(ctx.seccomp, process, SeccompStage::BeforeUserSwitch)?;
@@ -254,19 +255,12 @@ fn prepare_rootfs(ctx: &InitContext) -> Result<(), InitError> {
         have_trees_mapped(ctx, &trees)?;
     }
     let mut entered = false;
-    let mut failure = None;
-    let result = rootfs::mount(spec, &prepared, trees, &mut || {
+    // A failed wait comes back as RootfsError::BeforeCgroup, which says
+    // before which mount it was.
+    rootfs::mount(spec, &prepared, trees, &mut || {
         entered = true;
-        enter_cgroup(ctx).map_err(|e| {
-            let msg = e.to_string();
-            failure = Some(e);
-            msg
-        })
-    });
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    result?;
+        enter_cgroup(ctx).map_err(|e| e.to_string())
+    })?;
     if !entered {
         enter_cgroup(ctx)?;
     }
@@ -342,7 +336,7 @@ fn run_container_hook(
 }
 
 /// uts names, sysctls and the loopback link of a new network namespace.
-fn configure_namespaces(spec: &Spec) -> Result<(), InitError> {
+fn configure_namespaces(spec: &Spec, proc: &crate::procfs::ProcRoot) -> Result<(), InitError> {
     if let Some(name) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(name).map_err(|e| sys("hostname: sethostname")(e.into()))?;
     }
@@ -350,7 +344,7 @@ fn configure_namespaces(spec: &Spec) -> Result<(), InitError> {
         sysctl::set_domainname(name).map_err(sys("domainname: setdomainname"))?;
     }
     if let Some(map) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
-        sysctl::apply(map)?;
+        sysctl::apply(proc, map)?;
     }
     if namespaces::creates(spec, LinuxNamespaceType::Network) {
         sysctl::loopback_up().map_err(sys("bring up lo in the new network namespace"))?;

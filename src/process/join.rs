@@ -290,7 +290,7 @@ fn setup(
     if let Some(socket) = console {
         settings::terminal(socket, process, false)?;
     }
-    settings::apply_limits(process)?;
+    settings::apply_limits(process, None)?;
     settings::exec_labels(process, None)?;
     super::linux_attrs::apply_each(opts.personality, opts.memory_policy)?;
     let filter = opts.seccomp.map(|(f, _)| f);

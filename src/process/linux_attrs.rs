@@ -66,19 +66,17 @@ const MAX_NODE: usize = 1023;
 
 /// Node list `0-3,7` as a bitmask of 64-bit words.
 fn node_mask(list: &str) -> Result<Vec<u64>, String> {
-    let mut mask = vec![0u64; (MAX_NODE + 1) / 64];
-    if list.trim().is_empty() {
+    let bad = || format!("{list:?} is not a node list like \"0-3,7\"");
+    let parts = crate::cpulist::ranges(list).map_err(|_| bad())?;
+    if parts.is_empty() {
         return Ok(Vec::new());
     }
-    let bad = || format!("{list:?} is not a node list like \"0-3,7\"");
-    for part in list.split(',') {
-        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
-        let lo: usize = lo.trim().parse().map_err(|_| bad())?;
-        let hi: usize = hi.trim().parse().map_err(|_| bad())?;
-        if lo > hi || hi > MAX_NODE {
+    let mut mask = vec![0u64; (MAX_NODE + 1) / 64];
+    for (lo, hi) in parts {
+        if hi as usize > MAX_NODE {
             return Err(bad());
         }
-        for node in lo..=hi {
+        for node in lo as usize..=hi as usize {
             mask[node / 64] |= 1 << (node % 64);
         }
     }

@@ -97,12 +97,20 @@ pub fn terminal(
     Ok(())
 }
 
-pub fn apply_limits(process: &Process) -> Result<(), SettingsError> {
+/// Limits of the process: oom_score_adj through `proc` (or a verified
+/// procfs opened now, never the container's "/proc" path), rlimits, and
+/// the scheduling attributes.
+pub fn apply_limits(
+    process: &Process,
+    proc: Option<&crate::procfs::ProcRoot>,
+) -> Result<(), SettingsError> {
     if let Some(adj) = process.oom_score_adj() {
-        // Through a verified procfs, never the container's "/proc" path.
-        crate::procfs::ProcRoot::open()
-            .and_then(|p| p.write_self("oom_score_adj", &adj.to_string()))
-            .map_err(SettingsError::OomScoreAdj)?;
+        let write = |p: &crate::procfs::ProcRoot| p.write_self("oom_score_adj", &adj.to_string());
+        match proc {
+            Some(p) => write(p),
+            None => crate::procfs::ProcRoot::open().and_then(|p| write(&p)),
+        }
+        .map_err(SettingsError::OomScoreAdj)?;
     }
     if let Some(list) = process.rlimits() {
         rlimits::apply(list)?;

@@ -19,10 +19,7 @@ pub const ATIME_FLAGS: c_ulong = ATIME_ENUM_FLAGS | libc::MS_NODIRATIME;
 pub const LOCK_FLAGS: c_ulong =
     libc::MS_RDONLY | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_NOSUID | ATIME_FLAGS;
 
-pub fn cstring(s: &OsStr) -> io::Result<CString> {
-    CString::new(s.as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
-}
+pub use crate::syscall::cstring;
 
 fn check(ret: libc::c_int) -> io::Result<()> {
     if ret < 0 {

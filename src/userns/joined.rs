@@ -14,14 +14,11 @@
 //! user namespace, the host ids come out as keel's, the ids the config
 //! speaks of and `validate` checks against.
 
-use super::{mappings, Ids, UsernsError};
+use super::{mappings, parse_map, Extent, Ids, UsernsError};
 use crate::namespaces::Join;
 use crate::procfs::{ProcError, ProcRoot};
 use oci_spec::runtime::Spec;
 use std::io::Read;
-
-/// One line of a map: container id, host id, size.
-type Extent = (u32, u32, u32);
 
 /// Compare each list the config gives with the map of `pid`'s user
 /// namespace, joined from `join`. Order does not count: the kernel lists
@@ -69,28 +66,12 @@ fn read_map(proc: &ProcRoot, pid: i32, ids: Ids) -> Result<Vec<Extent>, UsernsEr
             let path = rel.clone();
             UsernsError::Read(ProcError::Io { path, source })
         })?;
-    let mut map = parse(&text).ok_or_else(|| UsernsError::BadMap {
+    let mut map = parse_map(&text).ok_or_else(|| UsernsError::BadMap {
         path: format!("/proc/{rel}"),
         text: text.trim().replace('\n', "; "),
     })?;
     map.sort_unstable();
     Ok(map)
-}
-
-fn parse(text: &str) -> Option<Vec<Extent>> {
-    text.lines()
-        .map(|line| {
-            let f: Vec<u32> = line
-                .split_whitespace()
-                .map(str::parse)
-                .collect::<Result<_, _>>()
-                .ok()?;
-            match f[..] {
-                [inside, host, size] => Some((inside, host, size)),
-                _ => None,
-            }
-        })
-        .collect()
 }
 
 /// A map as the config would give it: "containerID hostID size" lines,
@@ -111,18 +92,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn maps_parse_as_the_kernel_prints_them() {
-        let text = "         0     100000      65536\n     65536       1000          1\n";
-        assert_eq!(
-            parse(text),
-            Some(vec![(0, 100000, 65536), (65536, 1000, 1)])
-        );
-        assert_eq!(parse(""), Some(vec![]));
-        assert_eq!(parse("0 1\n"), None);
-        assert_eq!(parse("0 x 1\n"), None);
+    fn maps_are_described_as_the_config_gives_them() {
         assert_eq!(
             describe(&[(0, 100000, 65536), (65536, 1000, 1)]),
             "0 100000 65536, 65536 1000 1"
         );
+        assert_eq!(describe(&[]), "nothing");
     }
 }

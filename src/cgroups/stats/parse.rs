@@ -88,26 +88,18 @@ pub fn value_of(f: &dyn Files, file: &str, key: &str) -> Result<u64, StatsError>
 
 /// A kernel cpu or node list ("0-3,5") as the numbers it names.
 pub fn cpu_list(f: &dyn Files, file: &str, t: &str) -> Result<Vec<u16>, StatsError> {
-    let t = t.trim();
-    if t.is_empty() {
+    use crate::cpulist::{ranges, ListError};
+    let list = ranges(t).map_err(|e| match e {
+        ListError::Syntax => bad(f, file, format!("not a cpu or node list: {:?}", t.trim())),
+        ListError::Backwards(part) => bad(f, file, format!("range {part:?} runs backwards")),
+    })?;
+    if list.is_empty() {
         return Err(bad(f, file, "empty file"));
     }
-    let num = |s: &str| {
-        s.parse::<u16>()
-            .map_err(|_| bad(f, file, format!("bad number {s:?}")))
-    };
     let mut out = Vec::new();
-    for part in t.split(',') {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b) = (num(a)?, num(b)?);
-                if a > b {
-                    return Err(bad(f, file, format!("range {part:?} runs backwards")));
-                }
-                out.extend(a..=b);
-            }
-            None => out.push(num(part)?),
-        }
+    for (lo, hi) in list {
+        let hi = u16::try_from(hi).map_err(|_| bad(f, file, format!("bad number {hi}")))?;
+        out.extend(lo as u16..=hi);
     }
     Ok(out)
 }

@@ -14,7 +14,7 @@
 //! at once; an allow rule clears the bits it grants, and allows once none
 //! is left. Falling off the end gives the default.
 
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
+use crate::cgroups::device_rules::{self, DeviceKind, DeviceRule as Rule};
 
 /// The kernel's struct bpf_insn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,9 +40,9 @@ pub const EXIT: u8 = 0x95;
 // struct bpf_cgroup_dev_ctx: access_type = (access << 16) | type.
 pub const DEV_BLOCK: i32 = 1;
 pub const DEV_CHAR: i32 = 2;
-pub const ACC_MKNOD: i32 = 1;
-pub const ACC_READ: i32 = 2;
-pub const ACC_WRITE: i32 = 4;
+pub const ACC_MKNOD: i32 = device_rules::MKNOD as i32;
+pub const ACC_READ: i32 = device_rules::READ as i32;
+pub const ACC_WRITE: i32 = device_rules::WRITE as i32;
 const ACC_ALL: i32 = ACC_MKNOD | ACC_READ | ACC_WRITE;
 
 /// Rules beyond this make a program the verifier may refuse; no real
@@ -62,58 +62,11 @@ fn ret(v: i32) -> [Insn; 2] {
     [insn(ALU64_MOV_K, 0, 0, 0, v), insn(EXIT, 0, 0, 0, 0)]
 }
 
-/// One checked rule: device type, major, minor (None: any), access bits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rule {
-    pub allow: bool,
-    /// None for type "a".
-    pub kind: Option<i32>,
-    pub major: Option<u32>,
-    pub minor: Option<u32>,
-    pub access: i32,
-}
-
-/// Check `linux.resources.devices[i]`; Err is the message for that path.
-pub fn rule(r: &LinuxDeviceCgroup) -> Result<Rule, String> {
-    let kind = match r.typ() {
-        None | Some(LinuxDeviceType::A) => None,
-        Some(LinuxDeviceType::B) => Some(DEV_BLOCK),
-        Some(LinuxDeviceType::C) => Some(DEV_CHAR),
-        Some(t) => {
-            return Err(format!(
-                "type {:?} cannot be a cgroup rule (use \"a\", \"b\" or \"c\")",
-                t.as_str()
-            ))
-        }
-    };
-    let number = |n: Option<i64>, what: &str| match n {
-        None | Some(-1) => Ok(None),
-        Some(n) => u32::try_from(n)
-            .map(Some)
-            .map_err(|_| format!("{what} {n} is not -1 (any) or 0..{}", u32::MAX)),
-    };
-    let access = r.access().as_deref().unwrap_or("");
-    let mut bits = 0;
-    for c in access.chars() {
-        bits |= match c {
-            'm' => ACC_MKNOD,
-            'r' => ACC_READ,
-            'w' => ACC_WRITE,
-            _ => 0,
-        };
+fn dev_type(kind: DeviceKind) -> i32 {
+    match kind {
+        DeviceKind::Block => DEV_BLOCK,
+        DeviceKind::Char => DEV_CHAR,
     }
-    if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
-        return Err(format!(
-            "access {access:?} must be a non-empty combination of r, w and m"
-        ));
-    }
-    Ok(Rule {
-        allow: r.allow(),
-        kind,
-        major: number(r.major(), "major")?,
-        minor: number(r.minor(), "minor")?,
-        access: bits,
-    })
 }
 
 /// The program for `rules` (in config order).
@@ -140,23 +93,24 @@ pub fn program(rules: &[Rule]) -> Vec<Insn> {
 /// verdict for the bits it decides.
 fn block(r: &Rule) -> Vec<Insn> {
     const NEXT: i16 = i16::MAX; // patched below
-    let mut b = vec![insn(JMP32_JNE_K, 2, 0, NEXT, r.kind.unwrap_or(0))];
+    let mut b = vec![insn(JMP32_JNE_K, 2, 0, NEXT, r.kind.map_or(0, dev_type))];
     if let Some(major) = r.major {
         b.push(insn(JMP32_JNE_K, 4, 0, NEXT, major as i32));
     }
     if let Some(minor) = r.minor {
         b.push(insn(JMP32_JNE_K, 5, 0, NEXT, minor as i32));
     }
-    match (r.allow, r.access == ACC_ALL) {
+    let access = i32::from(r.access);
+    match (r.allow, access == ACC_ALL) {
         (true, true) => b.extend(ret(1)),
         (true, false) => {
-            b.push(insn(ALU32_AND_K, 3, 0, 0, !r.access));
+            b.push(insn(ALU32_AND_K, 3, 0, 0, !access));
             b.push(insn(JMP32_JNE_K, 3, 0, NEXT, 0));
             b.extend(ret(1));
         }
         (false, _) => {
             b.push(insn(ALU32_MOV_X, 1, 3, 0, 0));
-            b.push(insn(ALU32_AND_K, 1, 0, 0, r.access));
+            b.push(insn(ALU32_AND_K, 1, 0, 0, access));
             b.push(insn(JMP32_JEQ_K, 1, 0, NEXT, 0));
             b.extend(ret(0));
         }

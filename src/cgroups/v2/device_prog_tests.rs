@@ -3,6 +3,8 @@
 //! combination of device and access that the rules can tell apart.
 
 use super::*;
+use crate::cgroups::device_rules::parse as rule;
+use oci_spec::runtime::LinuxDeviceCgroup;
 
 /// Run `p` on one request, as the kernel would (returns r0).
 fn run(p: &[Insn], kind: i32, access: i32, major: u32, minor: u32) -> u64 {
@@ -43,10 +45,10 @@ fn model(rules: &[Rule], kind: i32, access: i32, major: u32, minor: u32) -> bool
             let decided = rules.iter().rev().find(|r| match r.kind {
                 None => true,
                 Some(k) => {
-                    k == kind
+                    dev_type(k) == kind
                         && r.major.is_none_or(|m| m == major)
                         && r.minor.is_none_or(|m| m == minor)
-                        && r.access & bit != 0
+                        && i32::from(r.access) & bit != 0
                 }
             });
             decided.is_some_and(|r| r.allow)
@@ -162,6 +164,11 @@ fn bad_rules() {
         .unwrap_err()
         .contains("major -2"));
     assert!(one(r#"{"allow":true,"type":"c","minor":4294967296,"access":"r"}"#).is_err());
+    assert!(
+        one(r#"{"allow":true,"type":"c","major":4294967296,"access":"r"}"#)
+            .unwrap_err()
+            .contains("major 4294967296 is above 4294967295")
+    );
     assert!(one(r#"{"allow":true,"access":"rx"}"#)
         .unwrap_err()
         .contains("access"));

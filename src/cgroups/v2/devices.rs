@@ -16,13 +16,14 @@ use std::path::Path;
 use oci_spec::runtime::LinuxResources;
 
 use super::bpf;
-use super::device_prog::{self, Rule, MAX_RULES};
+use super::device_prog::{self, MAX_RULES};
+use crate::cgroups::device_rules::{self, DeviceRule};
 use crate::cgroups::error::CgroupError;
 
 const FIELD: &str = "linux.resources.devices";
 
 /// The checked rules, or the error naming the first bad one.
-pub fn rules(r: &LinuxResources) -> Result<Option<Vec<Rule>>, CgroupError> {
+pub fn rules(r: &LinuxResources) -> Result<Option<Vec<DeviceRule>>, CgroupError> {
     let Some(list) = r.devices() else {
         return Ok(None);
     };
@@ -35,7 +36,7 @@ pub fn rules(r: &LinuxResources) -> Result<Option<Vec<Rule>>, CgroupError> {
     }
     let mut out = Vec::with_capacity(list.len());
     for (i, rule) in list.iter().enumerate() {
-        let checked = device_prog::rule(rule)
+        let checked = device_rules::parse(rule)
             .map_err(|msg| CgroupError::invalid(format!("{FIELD}[{i}]"), msg))?;
         out.push(checked);
     }

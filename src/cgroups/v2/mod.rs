@@ -57,13 +57,33 @@ pub fn refuse_first(refused: Vec<(String, String)>) -> Result<(), CgroupError> {
 /// Enable the `WANTED` controllers that `offered` lists, for the cgroup at
 /// `dir`. Best effort: no resource asked for them, and a parent that holds
 /// processes (which cgroup2 forbids to enable controllers) is the caller's
-/// business; a resource that needs one enables it strictly.
+/// business; a resource that needs one enables it strictly. Each parent's
+/// cgroup.subtree_control is read once for all of them.
 pub fn enable_wanted(mount: &Path, dir: &Path, offered: &[String]) {
-    for c in WANTED.iter().filter(|c| offered.iter().any(|o| o == *c)) {
-        let field = format!("cgroup setup (enable the {c} controller)");
-        if let Err(e) = enable(mount, dir, c, &field) {
-            crate::logging::debug(&format!("cgroup2: {e}"));
+    let wanted: Vec<&str> = WANTED
+        .iter()
+        .copied()
+        .filter(|c| offered.iter().any(|o| o == c))
+        .collect();
+    let mut todo = missing(dir, &wanted);
+    for p in parents(mount, dir) {
+        if todo.is_empty() {
+            return;
         }
+        let d = Dir(p);
+        let enabled = match fs::read(&d, "cgroup setup", "cgroup.subtree_control") {
+            Ok(enabled) => enabled,
+            Err(e) => return crate::logging::debug(&format!("cgroup2: {e}")),
+        };
+        // A controller that cannot be enabled here cannot be below either.
+        todo.retain(|c| {
+            let field = format!("cgroup setup (enable the {c} controller)");
+            let on = enabled.split_whitespace().any(|x| x == *c)
+                || fs::write(&d, &field, "cgroup.subtree_control", &format!("+{c}"))
+                    .map_err(|e| crate::logging::debug(&format!("cgroup2: {e}")))
+                    .is_ok();
+            on
+        });
     }
 }
 
@@ -74,11 +94,11 @@ pub fn enable_wanted(mount: &Path, dir: &Path, offered: &[String]) {
 /// sibling containers may rely on it.
 /// `field` names what needs it, for errors.
 pub fn enable(mount: &Path, dir: &Path, controller: &str, field: &str) -> Result<(), CgroupError> {
-    let mut parents = vec![mount.to_path_buf()];
-    parents.extend(v1::chain(mount, dir));
-    parents.pop();
+    if missing(dir, &[controller]).is_empty() {
+        return Ok(());
+    }
     let field = format!("{field} (enable the {controller} controller)");
-    for p in parents {
+    for p in parents(mount, dir) {
         let d = Dir(p);
         let enabled = fs::read(&d, &field, "cgroup.subtree_control")?;
         if !enabled.split_whitespace().any(|c| c == controller) {
@@ -91,6 +111,30 @@ pub fn enable(mount: &Path, dir: &Path, controller: &str, field: &str) -> Result
         }
     }
     Ok(())
+}
+
+/// Those of `controllers` that `dir` is not offered yet. Its
+/// cgroup.controllers is its parent's subtree_control, which the kernel
+/// keeps within the parent's own cgroup.controllers, and so on up: one
+/// listed there is enabled in every ancestor, and nothing is left to do.
+fn missing<'c>(dir: &Path, controllers: &[&'c str]) -> Vec<&'c str> {
+    if controllers.is_empty() {
+        return Vec::new();
+    }
+    let offered = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    controllers
+        .iter()
+        .copied()
+        .filter(|c| !offered.split_whitespace().any(|o| o == *c))
+        .collect()
+}
+
+/// The cgroups above `dir`, top-down from the hierarchy's root `mount`.
+fn parents(mount: &Path, dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut parents = vec![mount.to_path_buf()];
+    parents.extend(v1::chain(mount, dir));
+    parents.pop();
+    parents
 }
 
 /// Whether `controller` is enabled for the cgroup `dir` (listed in its
@@ -167,6 +211,41 @@ pub fn apply_unified(
 mod tests {
     use super::*;
     use crate::cgroups::layout::tests::host;
+    use std::path::PathBuf;
+
+    /// A tree of plain files posing as cgroup2 (a write lands at offset
+    /// 0, so a file shows the last value written to it).
+    fn fake_tree(name: &str, parents_enabled: &str, offered: &str) -> (PathBuf, PathBuf) {
+        let mount = std::env::temp_dir().join(format!("keel-{name}-{}", std::process::id()));
+        let dir = mount.join("a/b");
+        std::fs::create_dir_all(&dir).unwrap();
+        for p in [&mount, &mount.join("a")] {
+            std::fs::write(p.join("cgroup.subtree_control"), parents_enabled).unwrap();
+        }
+        std::fs::write(dir.join("cgroup.controllers"), offered).unwrap();
+        (mount, dir)
+    }
+
+    #[test]
+    fn wanted_controllers_are_enabled_down_the_tree_once() {
+        let read = |p: &Path| std::fs::read_to_string(p.join("cgroup.subtree_control")).unwrap();
+        let offered = ["cpu", "memory", "hugetlb"].map(String::from);
+        let (mount, dir) = fake_tree("enable-some", "cpu", "cpu");
+        enable_wanted(&mount, &dir, &offered);
+        assert_eq!(read(&mount), "+memory", "cpu listed, memory written");
+        assert_eq!(read(&mount.join("a")), "+memory");
+        std::fs::remove_dir_all(&mount).unwrap();
+
+        // Offered to the container already: its parents are left alone.
+        let (mount, dir) = fake_tree("enable-none", "cpu", "cpu memory");
+        enable_wanted(&mount, &dir, &offered);
+        enable(&mount, &dir, "memory", "linux.resources.memory").unwrap();
+        assert_eq!(
+            (read(&mount), read(&mount.join("a"))),
+            ("cpu".into(), "cpu".into())
+        );
+        std::fs::remove_dir_all(&mount).unwrap();
+    }
 
     #[test]
     fn unified_keys_on_this_host() {
