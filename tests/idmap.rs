@@ -11,19 +11,16 @@
 
 mod common;
 
+use common::userns::{map_user, reachable_by_others, HOST, SIZE};
 use common::{assert_keel_config_error, Sandbox};
 use serde_json::{json, Value};
 use std::fs;
-use std::os::unix::fs::{chown, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{chown, MetadataExt};
 use std::path::{Path, PathBuf};
 
 /// The host user a container's root stands for in the tests without a
 /// user namespace.
 const USER: u32 = 1000;
-
-/// The user namespace of `with_user_namespace`: 0..SIZE to HOST...
-const HOST: u32 = 100_000;
-const SIZE: u32 = 65_536;
 
 fn map(container: u32, host: u32, size: u32) -> Value {
     json!([{"containerID": container, "hostID": host, "size": size}])
@@ -155,35 +152,10 @@ fn ridmap_maps_the_mounts_below_and_idmap_only_the_top() {
     assert_eq!(lines, ["0", "1000", "0", "0", "3"], "stat inside");
 }
 
-/// Give the container a user namespace mapping 0..SIZE to HOST.., with
-/// its rootfs owned by the mapped root, reachable by it as "other".
-fn with_user_namespace(sb: &mut Sandbox) {
-    sb.bundle.push("/linux/namespaces", json!({"type": "user"}));
-    sb.bundle.set("/linux/uidMappings", map(0, HOST, SIZE));
-    sb.bundle.set("/linux/gidMappings", map(0, HOST, SIZE));
-    let rootfs = sb.bundle.rootfs();
-    let status = std::process::Command::new("chown")
-        .args(["-R", "-h", &format!("{HOST}:{HOST}")])
-        .arg(&rootfs)
-        .status()
-        .expect("run chown");
-    assert!(status.success(), "chown the rootfs");
-    reachable_by_others(&rootfs);
-}
-
-fn reachable_by_others(path: &Path) {
-    for dir in path.ancestors().skip(1) {
-        let mode = fs::metadata(dir).unwrap().permissions().mode();
-        if mode & 0o001 == 0 {
-            fs::set_permissions(dir, fs::Permissions::from_mode(mode | 0o001)).unwrap();
-        }
-    }
-}
-
 #[test]
 fn idmap_in_a_container_with_its_own_user_namespace() {
     let mut sb = Sandbox::new("idmap_userns");
-    with_user_namespace(&mut sb);
+    map_user(&mut sb);
     let src = dir(&sb, "src", 0);
     file(&src.join("roots"), 0);
     reachable_by_others(&src);
@@ -212,7 +184,7 @@ fn idmap_in_a_container_with_its_own_user_namespace() {
 #[test]
 fn a_read_only_host_mount_stays_read_only_in_a_user_namespace() {
     let mut sb = Sandbox::new("idmap_locked");
-    with_user_namespace(&mut sb);
+    map_user(&mut sb);
     let ro = dir(&sb, "ro", 0);
     let rw = dir(&sb, "rw", 0);
     reachable_by_others(&ro);
