@@ -6,10 +6,10 @@
 
 mod common;
 
-use common::tty::{read_until, receive_pty_master};
+use common::tty::{create_with_pty, read_until};
 use common::Sandbox;
 use serde_json::json;
-use std::fs::{self, File};
+use std::fs;
 use std::io::Write;
 use std::os::unix::net::UnixListener;
 
@@ -161,17 +161,8 @@ fn console_size_is_the_ptys_size() {
         .set("/process/terminal", json!(true))
         .set("/process/consoleSize", json!({"height": 31, "width": 97}))
         .args(&["sh"]);
-    let socket = sb.dir.join("console.sock");
-    let listener = UnixListener::bind(&socket).expect("bind console socket");
     let id = sb.id.clone();
-    let socket_arg = socket.to_str().unwrap().to_string();
-    let master = std::thread::scope(|s| {
-        let receiver = s.spawn(|| receive_pty_master(&listener));
-        sb.try_create(&id, &["--console-socket", &socket_arg])
-            .assert_ok();
-        receiver.join().expect("receive pty master")
-    });
-    let mut master = File::from(master);
+    let mut master = create_with_pty(&mut sb, &id);
     sb.rt.ok(&["start", &id]);
     // The typed line never contains the answer; the echo adds a marker.
     master
