@@ -200,16 +200,8 @@ fn damaged_state(test: &str, damage: fn(&str) -> String, findable: bool) {
         vec!["start", &id],
     ] {
         let out = sb.rt.fails(&args);
-        let err = out.stderr.trim_end();
-        assert_eq!(err.lines().count(), 1, "want one error line: {out}");
-        assert!(
-            err.contains("state.json"),
-            "error does not name the file: {out}"
-        );
-        assert!(
-            err.contains("delete --force"),
-            "error gives no way out: {out}"
-        );
+        // The file, and the way out.
+        common::assert_keel_error(&out, &["state.json", "delete --force"]);
     }
     sb.rt.ok(&["delete", "--force", &id]);
     if findable {
@@ -285,11 +277,7 @@ fn check_bad_root(sb: &mut Sandbox, fs: TmpfsGuard, root: &Path, why: &str) {
     );
     let out = rt.run(&["create", "--bundle", &bundle, &id]);
     out.assert_failed();
-    if common::is_keel() {
-        let err = out.stderr.trim_end();
-        assert_eq!(err.lines().count(), 1, "want one error line: {out}");
-        assert!(err.contains(why), "error does not say {why:?}: {out}");
-    }
+    common::assert_keel_error(&out, &[why]);
     assert!(!root.join(&id).exists(), "state dir left under {root:?}");
     let leftovers: Vec<_> = fs::read_dir(root)
         .map(|d| d.flatten().map(|e| e.file_name()).collect())

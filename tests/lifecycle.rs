@@ -260,15 +260,13 @@ fn a_config_without_process_is_created_and_start_fails() {
     sb.create(&id);
     assert_eq!(sb.rt.status(&id), "created");
     let out = sb.rt.fails(&["start", &id]);
-    let err = out.stderr.trim_end();
-    assert_eq!(err.lines().count(), 1, "want one error line: {out}");
-    assert!(err.contains("without a process"), "{out}");
+    common::assert_keel_error(&out, &["without a process"]);
     assert_eq!(sb.rt.status(&id), "created");
     sb.rt.ok(&["delete", "--force", &id]);
     sb.wait_exit(&id);
     assert!(!sb.state_dir(&id).exists(), "state dir remains");
     // `run` is create and start: it fails the same way, leaving nothing.
     let other = sb.other_id("run");
-    sb.run(&other, &[]).assert_failed();
-    sb.assert_nothing_left(&other);
+    let out = sb.run(&other, &[]);
+    sb.assert_failed_cleanly(&other, &out, &["without a process"]);
 }

@@ -237,11 +237,30 @@ impl Sandbox {
         sys::reap(pid).expect("waitpid on the container's init")
     }
 
+    /// `create` of `id` must fail cleanly: a non-zero exit, keel's one-line
+    /// error mentioning each of `parts` (as `assert_keel_error`), and
+    /// nothing left behind. Returns the call for the test's own checks.
+    pub fn create_fails_cleanly(&mut self, id: &str, parts: &[&str]) -> Output {
+        let out = self.try_create(id, &[]);
+        self.assert_failed_cleanly(id, &out, parts);
+        out
+    }
+
+    /// What `create_fails_cleanly` asserts, for a failed call of `id` the
+    /// test made itself (a damaged config.json, other flags).
+    pub fn assert_failed_cleanly(&self, id: &str, out: &Output, parts: &[&str]) {
+        out.assert_failed();
+        super::assert_keel_error(out, parts);
+        self.assert_nothing_left(id);
+    }
+
     /// Assert that a failed create of `id` left nothing: no state dir, no
-    /// process working on or living in this sandbox, no mount in our namespace.
+    /// cgroup, no process working on or living in this sandbox, no mount in
+    /// our namespace.
     pub fn assert_nothing_left(&self, id: &str) {
         let state = self.state_dir(id);
         assert!(!state.exists(), "state dir {} left behind", state.display());
+        self.assert_no_cgroup(id);
         self.assert_no_process_or_mount();
     }
 
