@@ -12,11 +12,10 @@ mod common;
 #[path = "faults/support.rs"]
 mod faults_support;
 
-use common::sys::{self, PidFd};
+use common::sys::{wait_pid_gone, PidFd};
 use common::{Runtime, Sandbox, Spawned, TIMEOUT};
 use faults_support::{
-    assert_container_gone, hook_init_pid, kill_runtime, open_in_thread, wait_in_dir, wait_pid_gone,
-    TmpfsGuard,
+    assert_container_gone, kill_runtime, open_in_thread, wait_in_dir, TmpfsGuard,
 };
 use std::fs;
 use std::path::Path;
@@ -95,7 +94,7 @@ fn kill_during_hook(test: &str, kind: &str) {
     // told the init's pid there (1, as runc does): ask the runtime instead.
     let init = match kind {
         "createContainer" => sb.rt.pid(&id),
-        _ => hook_init_pid(&sb),
+        _ => sb.init_pid_from_hook_state(),
     };
     // $$ of a hook in the container's pid namespace is not a host pid; that
     // hook dies with its namespace's init, and the sandbox's process scan
@@ -108,10 +107,7 @@ fn kill_during_hook(test: &str, kind: &str) {
     wait_pid_gone(init, "the init of the killed create");
     block.write_line("go");
     if let Some(h) = hook_fd {
-        assert!(h.wait_exit(TIMEOUT), "hook {hook} still runs");
-        if sys::is_our_child(hook) {
-            sys::reap(hook);
-        }
+        h.wait_gone("hook");
     }
     sb.rt.ok(&["delete", "--force", &id]);
     assert_container_gone(&sb, &id, Some(init));

@@ -17,8 +17,9 @@ mod common;
 mod faults_support;
 
 use common::sandbox::BASE;
+use common::sys::wait_pid_gone;
 use common::{is_keel, Sandbox};
-use faults_support::{assert_container_gone, kill_runtime, wait_pid_gone};
+use faults_support::{assert_container_gone, kill_runtime};
 use serde_json::json;
 use std::ffi::CString;
 use std::fs;

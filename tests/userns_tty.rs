@@ -72,11 +72,7 @@ fn the_pty_of_a_user_namespace_is_its_root_and_tty_group() {
         (via_console.as_str(), via_tty.as_str()),
         ("via-console", "via-tty")
     );
-    let status = sb.reap_init(&id);
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "wait status {status:#x}"
-    );
+    sb.reap_init_exited(&id, 0);
 }
 
 #[test]
@@ -105,8 +101,7 @@ fn the_pty_of_a_user_namespace_belongs_to_the_process_user() {
         [format!("1000 {TTY_GID}"), "hi".to_string()],
         "{seen:?}"
     );
-    let status = sb.reap_init(&id);
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    sb.reap_init_exited(&id, 0);
 }
 
 #[test]

@@ -254,6 +254,37 @@ impl Sandbox {
         self.assert_nothing_left(id);
     }
 
+    /// Reap the init of `id` (as `reap_init`) and assert that it exited
+    /// with `code`.
+    pub fn reap_init_exited(&self, id: &str, code: i32) {
+        let status = self.reap_init(id);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == code,
+            "init of {id}: wait status {status:#x}, want exit {code}"
+        );
+    }
+
+    /// Reap the init of `id` (as `reap_init`) and assert that `signal`
+    /// killed it.
+    pub fn reap_init_killed(&self, id: &str, signal: i32) {
+        let status = self.reap_init(id);
+        assert!(
+            libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == signal,
+            "init of {id}: wait status {status:#x}, want killed by signal {signal}"
+        );
+    }
+
+    /// The init's pid from the container state a hook was given on its
+    /// stdin and saved as /shared/hook-state.json.
+    pub fn init_pid_from_hook_state(&self) -> i32 {
+        let path = self.shared.join("hook-state.json");
+        let text = fs::read_to_string(&path).expect("the hook saved its state");
+        let state: serde_json::Value = serde_json::from_str(&text).expect("hook state is JSON");
+        let pid = state["pid"].as_i64().unwrap_or(0);
+        assert!(pid > 0, "no init pid in the hook's state: {text}");
+        i32::try_from(pid).unwrap()
+    }
+
     /// Assert that a failed create of `id` left nothing: no state dir, no
     /// cgroup, no process working on or living in this sandbox, no mount in
     /// our namespace.
