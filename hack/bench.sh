@@ -22,14 +22,8 @@ scale=${3:-}
 
 [ "$(id -u)" -eq 0 ] || { echo "hack/bench.sh: run it as root (sudo)" >&2; exit 1; }
 
-missing=()
-for pkg in runc crun busybox-static python3 gcc libc6-dev; do
-	dpkg -s "$pkg" >/dev/null 2>&1 || command -v "$pkg" >/dev/null || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-fi
+. hack/lib/pkg.sh
+ensure_packages runc:runc crun:crun busybox-static python3:python3 gcc:gcc libc6-dev
 
 if [ -z "${KEEL_BIN:-}" ]; then
 	KEEL_BIN=$(hack/build-release.sh)

@@ -8,16 +8,9 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "hack/demo.sh: containers need root; run it with sudo" >&2; exit 1; }
 
 # busybox-static fills the container; a C toolchain links the Rust build.
-missing=()
-dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
-command -v python3 >/dev/null || missing+=(python3)
-command -v cc >/dev/null || missing+=(gcc)
 # gcc only recommends the C library's headers and crt files the link needs.
-dpkg -s libc6-dev >/dev/null 2>&1 || missing+=(libc6-dev)
-if [ ${#missing[@]} -gt 0 ]; then
-	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-fi
+. hack/lib/pkg.sh
+ensure_packages busybox-static python3:python3 gcc:cc libc6-dev
 
 cargo build
 keel=$PWD/target/debug/keel

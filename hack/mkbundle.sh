@@ -27,11 +27,8 @@ fi
 
 # The rootfs must not depend on host libraries, so only the static build will do.
 busybox=/bin/busybox
-if ! dpkg -s busybox-static >/dev/null 2>&1; then
-	[ "$(id -u)" -eq 0 ] || { echo "$0: busybox-static is missing; install it as root" >&2; exit 1; }
-	apt-get install -y busybox-static >/dev/null 2>&1 ||
-		{ apt-get update >/dev/null && apt-get install -y busybox-static >/dev/null; }
-fi
+. "$repo/hack/lib/pkg.sh"
+ensure_packages busybox-static
 
 [ -e "$dir/config.json" ] && { echo "$0: $dir/config.json already exists" >&2; exit 1; }
 rootfs=$dir/rootfs

@@ -19,19 +19,9 @@ fi
 # attacker of tests/binary_overwrite.rs; `keel ps` runs ps; the rootless
 # tests map a delegated range with newuidmap/newgidmap; the netDevices test
 # makes a veth pair with ip. Install only what is missing.
-missing=()
-dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
-command -v python3 >/dev/null || missing+=(python3)
-command -v cc >/dev/null || missing+=(gcc)
-dpkg -s libc6-dev >/dev/null 2>&1 || missing+=(libc6-dev)
-command -v ps >/dev/null || missing+=(procps)
-command -v newuidmap >/dev/null || missing+=(uidmap)
-command -v ip >/dev/null || missing+=(iproute2)
-command -v useradd >/dev/null || missing+=(passwd)
-if [ ${#missing[@]} -gt 0 ]; then
-	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-fi
+. hack/lib/pkg.sh
+ensure_packages busybox-static python3:python3 gcc:cc libc6-dev procps:ps \
+	uidmap:newuidmap iproute2:ip passwd:useradd
 
 cargo build
 # Two threads: the test machines have two cores, and each test starts

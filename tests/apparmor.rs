@@ -173,12 +173,5 @@ fn a_profile_that_is_not_loaded_is_refused() {
     let name = format!("keel-test-{}-not-loaded", sb.name);
     sb.bundle.set("/process/apparmorProfile", json!(name));
     let id = sb.id.clone();
-    let out = sb.try_create(&id, &[]);
-    out.assert_failed();
-    let err = out.stderr.trim_end();
-    assert_eq!(err.lines().count(), 1, "want one error line: {out}");
-    for part in ["process.apparmorProfile", &name, "is loaded"] {
-        assert!(err.contains(part), "error does not mention {part:?}: {out}");
-    }
-    sb.assert_nothing_left(&id);
+    sb.create_fails_cleanly(&id, &["process.apparmorProfile", &name, "is loaded"]);
 }

@@ -15,10 +15,7 @@ fn rejected(test: &str, configure: impl FnOnce(&mut Sandbox)) -> Output {
     let mut sb = Sandbox::new(test);
     configure(&mut sb);
     let id = sb.id.clone();
-    let out = sb.try_create(&id, &[]);
-    out.assert_failed();
-    sb.assert_nothing_left(&id);
-    out
+    sb.create_fails_cleanly(&id, &[])
 }
 
 #[test]
@@ -27,16 +24,9 @@ fn missing_bundle_directory() {
     let id = sb.id.clone();
     sb.prepare(&id);
     let missing = sb.dir.join("no-such-bundle");
-    let out = sb
-        .rt
-        .fails(&["create", "--bundle", missing.to_str().unwrap(), &id]);
-    sb.assert_nothing_left(&id);
-    if is_keel() {
-        assert!(
-            out.stderr.contains(missing.to_str().unwrap()),
-            "error does not name the bundle: {out}"
-        );
-    }
+    let missing = missing.to_str().unwrap();
+    let out = sb.rt.run(&["create", "--bundle", missing, &id]);
+    sb.assert_failed_cleanly(&id, &out, &[missing]);
 }
 
 /// Create the sandbox's container from a config.json that `damage` replaced
@@ -47,8 +37,8 @@ fn rejected_file(test: &str, damage: impl FnOnce(&std::path::Path)) -> Output {
     sb.prepare(&id);
     damage(&sb.bundle.config_path());
     let bundle = sb.bundle.dir.to_str().unwrap().to_string();
-    let out = sb.rt.fails(&["create", "--bundle", &bundle, &id]);
-    sb.assert_nothing_left(&id);
+    let out = sb.rt.run(&["create", "--bundle", &bundle, &id]);
+    sb.assert_failed_cleanly(&id, &out, &[]);
     out
 }
 

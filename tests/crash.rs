@@ -4,32 +4,8 @@
 
 mod common;
 
-use common::sys::{self, PidFd};
-use common::{is_keel, Fifo, Sandbox, Spawned, TIMEOUT};
-use serde_json::Value;
-use std::fs;
-
-/// The init's pid from the state the runtime gave the hook on its stdin
-/// (saved by the hook as `hook-state.json`).
-fn init_pid_from_hook(sb: &Sandbox) -> i32 {
-    let path = sb.shared.join("hook-state.json");
-    let text = fs::read_to_string(&path).expect("the hook saved its state");
-    let state: Value = serde_json::from_str(&text).expect("hook state is JSON");
-    let pid = state["pid"].as_i64().unwrap_or(0);
-    assert!(pid > 0, "no init pid in the hook's state: {text}");
-    i32::try_from(pid).unwrap()
-}
-
-/// Wait for `pid` (if it still exists) to exit and reap it if it became our
-/// child (we are subreaper for everything the dead runtime left).
-fn wait_gone(pid: i32, what: &str) {
-    if let Some(p) = PidFd::open(pid) {
-        assert!(p.wait_exit(TIMEOUT), "{what} {pid} is still alive");
-        if sys::is_our_child(pid) {
-            sys::reap(pid);
-        }
-    }
-}
+use common::sys::wait_pid_gone;
+use common::{is_keel, Fifo, Sandbox, Spawned};
 
 /// Spawn `create` of the sandbox's container with a createRuntime hook
 /// that blocks. Returns, once the hook runs, the runtime call, the fifo that
@@ -65,7 +41,7 @@ fn create_blocked_in_hook(sb: &mut Sandbox) -> (Spawned, Fifo, i32) {
 fn a_create_killed_mid_way_leaves_only_what_delete_force_removes() {
     let mut sb = Sandbox::new("crash_mid_create");
     let (create, mut block, hook) = create_blocked_in_hook(&mut sb);
-    let init = init_pid_from_hook(&sb);
+    let init = sb.init_pid_from_hook_state();
     let id = sb.id.clone();
 
     // SAFETY: kill(2) on our own unreaped child, the runtime.
@@ -74,11 +50,11 @@ fn a_create_killed_mid_way_leaves_only_what_delete_force_removes() {
     assert_eq!(out.status.code(), None, "create was not killed: {out}");
 
     // The init dies with the runtime that made it (PDEATHSIG).
-    wait_gone(init, "the init of the crashed create");
+    wait_pid_gone(init, "the init of the crashed create");
     // The orphaned hook is ours now (nobody else reaps it, so its pid
     // stays its own); let it finish.
     block.write_line("go");
-    wait_gone(hook, "the hook");
+    wait_pid_gone(hook, "the hook");
 
     // What is left is the state directory. keel still reports it (runc,
     // which had not written its state file yet, says it does not exist).

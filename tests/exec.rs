@@ -3,12 +3,11 @@
 
 mod common;
 
-use common::tty::{read_until, receive_pty_master};
+use common::tty::{exec_with_pty, read_until};
 use common::{Output, Sandbox};
 use serde_json::json;
-use std::fs::{self, File};
+use std::fs;
 use std::io::Write;
-use std::os::unix::net::UnixListener;
 
 /// A running container (hostname `exec-box`, init `sleep`) to exec into.
 fn running(test: &str) -> Sandbox {
@@ -153,31 +152,7 @@ fn exec_with_a_tty_sends_the_pty_master_to_the_console_socket() {
     // that exit and fails ("container init still running"), keel returns.
     keel_only!();
     let sb = running("exec_tty");
-    let socket = sb.dir.join("exec-console.sock");
-    let listener = UnixListener::bind(&socket).expect("bind console socket");
-    let socket_arg = socket.to_str().unwrap().to_string();
-    let pid_file = sb.dir.join("exec.pid");
-    let pid_arg = pid_file.to_str().unwrap().to_string();
-    let args = [
-        "exec",
-        "-t",
-        "-d",
-        "--console-socket",
-        &socket_arg,
-        "--pid-file",
-        &pid_arg,
-        &sb.id,
-        "sh",
-    ];
-    let call = sb.rt.spawn(&args);
-    let master = receive_pty_master(&listener);
-    call.wait().assert_ok();
-    let pid = fs::read_to_string(&pid_file)
-        .unwrap()
-        .parse()
-        .expect("pid file holds a pid");
-    sb.adopt(pid);
-    let mut master = File::from(master);
+    let (_, mut master) = exec_with_pty(&sb, &sb.id, &["sh"]);
     master.write_all(b"tty; echo $((6*7)); exit\n").unwrap();
     let seen = read_until(&mut master, "42");
     assert!(

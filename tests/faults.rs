@@ -12,11 +12,10 @@ mod common;
 #[path = "faults/support.rs"]
 mod faults_support;
 
-use common::sys::{self, PidFd};
+use common::sys::{wait_pid_gone, PidFd};
 use common::{Runtime, Sandbox, Spawned, TIMEOUT};
 use faults_support::{
-    assert_container_gone, cgroup_dirs, hook_init_pid, kill_runtime, open_in_thread, wait_in_dir,
-    wait_pid_gone, TmpfsGuard,
+    assert_container_gone, cgroup_dirs, kill_runtime, open_in_thread, wait_in_dir, TmpfsGuard,
 };
 use serde_json::json;
 use std::fs;
@@ -96,7 +95,7 @@ fn kill_during_hook(test: &str, kind: &str) {
     // told the init's pid there (1, as runc does): ask the runtime instead.
     let init = match kind {
         "createContainer" => sb.rt.pid(&id),
-        _ => hook_init_pid(&sb),
+        _ => sb.init_pid_from_hook_state(),
     };
     // $$ of a hook in the container's pid namespace is not a host pid; that
     // hook dies with its namespace's init, and the sandbox's process scan
@@ -109,10 +108,7 @@ fn kill_during_hook(test: &str, kind: &str) {
     wait_pid_gone(init, "the init of the killed create");
     block.write_line("go");
     if let Some(h) = hook_fd {
-        assert!(h.wait_exit(TIMEOUT), "hook {hook} still runs");
-        if sys::is_our_child(hook) {
-            sys::reap(hook);
-        }
+        h.wait_gone("hook");
     }
     sb.rt.ok(&["delete", "--force", &id]);
     assert_container_gone(&sb, &id, Some(init));
@@ -206,16 +202,8 @@ fn damaged_state(test: &str, damage: Damage, findable: bool) {
         vec!["start", &id],
     ] {
         let out = sb.rt.fails(&args);
-        let err = out.stderr.trim_end();
-        assert_eq!(err.lines().count(), 1, "want one error line: {out}");
-        assert!(
-            err.contains("state.json"),
-            "error does not name the file: {out}"
-        );
-        assert!(
-            err.contains("delete --force"),
-            "error gives no way out: {out}"
-        );
+        // The file, and the way out.
+        common::assert_keel_error(&out, &["state.json", "delete --force"]);
     }
     sb.rt.ok(&["delete", "--force", &id]);
     if findable {
@@ -364,11 +352,7 @@ fn check_bad_root(sb: &mut Sandbox, fs: TmpfsGuard, root: &Path, why: &str) {
     );
     let out = rt.run(&["create", "--bundle", &bundle, &id]);
     out.assert_failed();
-    if common::is_keel() {
-        let err = out.stderr.trim_end();
-        assert_eq!(err.lines().count(), 1, "want one error line: {out}");
-        assert!(err.contains(why), "error does not say {why:?}: {out}");
-    }
+    common::assert_keel_error(&out, &[why]);
     assert!(!root.join(&id).exists(), "state dir left under {root:?}");
     let leftovers: Vec<_> = fs::read_dir(root)
         .map(|d| d.flatten().map(|e| e.file_name()).collect())

@@ -34,10 +34,7 @@ fn run_ok(sb: &mut Sandbox) -> String {
 
 fn create_fails(sb: &mut Sandbox) -> common::Output {
     let id = sb.id.clone();
-    let out = sb.try_create(&id, &[]);
-    out.assert_failed();
-    sb.assert_nothing_left(&id);
-    out
+    sb.create_fails_cleanly(&id, &[])
 }
 
 #[test]
@@ -278,9 +275,10 @@ fn features_claimed_absent_are_refused() {
         let id = sb.id.clone();
         sb.prepare(&id);
         let bundle = sb.bundle.dir.to_str().unwrap().to_string();
-        sb.rt
-            .fails(&["--systemd-cgroup", "create", "--bundle", &bundle, &id]);
-        sb.assert_nothing_left(&id);
+        let out = sb
+            .rt
+            .run(&["--systemd-cgroup", "create", "--bundle", &bundle, &id]);
+        sb.assert_failed_cleanly(&id, &out, &[]);
     }
 }
 

@@ -6,12 +6,11 @@
 
 mod common;
 
-use common::tty::receive_pty_master;
+use common::tty::create_with_console;
 use common::{is_keel, Sandbox};
 use serde_json::json;
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::os::unix::net::UnixListener;
 use std::path::Path;
 
 const UNTOUCHED: &str = "decoy: untouched\n";
@@ -133,22 +132,6 @@ fn image_dev(sb: &mut Sandbox, console: impl FnOnce(&Path)) {
         .args(&["cat", "/decoy"]);
 }
 
-/// `create` with a console socket; the pty master, if one was sent, is
-/// dropped: only whether the runtime accepted the rootfs matters here.
-fn create_with_console(sb: &mut Sandbox) -> common::Output {
-    let socket = sb.dir.join("console.sock");
-    let listener = UnixListener::bind(&socket).unwrap();
-    let arg = socket.to_str().unwrap().to_string();
-    let id = sb.id.clone();
-    std::thread::scope(|s| {
-        let receiver = s.spawn(|| receive_pty_master(&listener));
-        let out = sb.try_create(&id, &["--console-socket", &arg]);
-        // A runtime that refused may close the socket without an fd.
-        let _ = receiver.join();
-        out
-    })
-}
-
 /// What a hostile image puts at /dev/console, in its /dev directory.
 type PlantConsole = fn(&Path);
 
@@ -174,8 +157,10 @@ fn a_dev_console_symlink_or_directory_in_the_image_is_refused() {
         let host = decoy(&sb, "decoy");
         image_dev(&mut sb, console);
         sb.bundle.bind(&host, "/decoy", &[]);
-        let out = create_with_console(&mut sb);
         let id = sb.id.clone();
+        // Only whether the runtime accepted the rootfs matters: the pty
+        // master, if one was sent, is dropped.
+        let (out, _) = create_with_console(&mut sb, &id);
         if out.success() {
             // Whatever a runtime does, /decoy must not have become the pty.
             let pid = sb.init_pid(&id);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_keel_config_error, is_keel, Sandbox};
+use common::{is_keel, Sandbox};
 use serde_json::Value;
 use std::fs;
 use std::path::Path;
@@ -129,8 +129,7 @@ fn failing_create_runtime_hook_fails_create_and_leaves_nothing() {
     sb.bundle.args(&["sleep", "1000"]);
     sb.bundle.sh_hook("createRuntime", "exit 7");
     let id = sb.id.clone();
-    sb.try_create(&id, &[]).assert_failed();
-    sb.assert_nothing_left(&id);
+    sb.create_fails_cleanly(&id, &[]);
 }
 
 #[test]
@@ -141,10 +140,8 @@ fn hook_that_is_not_executable_fails_create() {
     sb.bundle
         .push("/hooks/createRuntime", serde_json::json!({"path": hook}));
     let id = sb.id.clone();
-    let out = sb.try_create(&id, &[]);
-    out.assert_failed();
-    sb.assert_nothing_left(&id);
-    assert_keel_config_error(&out, "hooks.createRuntime[0].path", hook.to_str().unwrap());
+    let hook = hook.to_str().unwrap();
+    sb.create_fails_cleanly(&id, &["config.json", "hooks.createRuntime[0].path", hook]);
 }
 
 #[test]

@@ -11,19 +11,16 @@
 
 mod common;
 
-use common::{assert_keel_config_error, Sandbox};
+use common::userns::{map_user, reachable_by_others, HOST, SIZE};
+use common::Sandbox;
 use serde_json::{json, Value};
 use std::fs;
-use std::os::unix::fs::{chown, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{chown, MetadataExt};
 use std::path::{Path, PathBuf};
 
 /// The host user a container's root stands for in the tests without a
 /// user namespace.
 const USER: u32 = 1000;
-
-/// The user namespace of `with_user_namespace`: 0..SIZE to HOST...
-const HOST: u32 = 100_000;
-const SIZE: u32 = 65_536;
 
 fn map(container: u32, host: u32, size: u32) -> Value {
     json!([{"containerID": container, "hostID": host, "size": size}])
@@ -155,35 +152,10 @@ fn ridmap_maps_the_mounts_below_and_idmap_only_the_top() {
     assert_eq!(lines, ["0", "1000", "0", "0", "3"], "stat inside");
 }
 
-/// Give the container a user namespace mapping 0..SIZE to HOST.., with
-/// its rootfs owned by the mapped root, reachable by it as "other".
-fn with_user_namespace(sb: &mut Sandbox) {
-    sb.bundle.push("/linux/namespaces", json!({"type": "user"}));
-    sb.bundle.set("/linux/uidMappings", map(0, HOST, SIZE));
-    sb.bundle.set("/linux/gidMappings", map(0, HOST, SIZE));
-    let rootfs = sb.bundle.rootfs();
-    let status = std::process::Command::new("chown")
-        .args(["-R", "-h", &format!("{HOST}:{HOST}")])
-        .arg(&rootfs)
-        .status()
-        .expect("run chown");
-    assert!(status.success(), "chown the rootfs");
-    reachable_by_others(&rootfs);
-}
-
-fn reachable_by_others(path: &Path) {
-    for dir in path.ancestors().skip(1) {
-        let mode = fs::metadata(dir).unwrap().permissions().mode();
-        if mode & 0o001 == 0 {
-            fs::set_permissions(dir, fs::Permissions::from_mode(mode | 0o001)).unwrap();
-        }
-    }
-}
-
 #[test]
 fn idmap_in_a_container_with_its_own_user_namespace() {
     let mut sb = Sandbox::new("idmap_userns");
-    with_user_namespace(&mut sb);
+    map_user(&mut sb);
     let src = dir(&sb, "src", 0);
     file(&src.join("roots"), 0);
     reachable_by_others(&src);
@@ -212,7 +184,7 @@ fn idmap_in_a_container_with_its_own_user_namespace() {
 #[test]
 fn a_read_only_host_mount_stays_read_only_in_a_user_namespace() {
     let mut sb = Sandbox::new("idmap_locked");
-    with_user_namespace(&mut sb);
+    map_user(&mut sb);
     let ro = dir(&sb, "ro", 0);
     let rw = dir(&sb, "rw", 0);
     reachable_by_others(&ro);
@@ -280,10 +252,7 @@ fn bad_idmapped_mounts_are_refused_with_their_json_path() {
     for (i, (m, path, what)) in cases.into_iter().enumerate() {
         sb.bundle.push("/mounts", m);
         let id = format!("{}-{i}", sb.id);
-        let out = sb.try_create(&id, &[]);
-        out.assert_failed();
-        assert_keel_config_error(&out, &path, what);
-        sb.assert_nothing_left(&id);
+        sb.create_fails_cleanly(&id, &["config.json", &path, what]);
         sb.bundle.remove(&format!("/mounts/{n}"));
     }
 }
@@ -301,12 +270,6 @@ fn a_filesystem_without_idmapped_mounts_is_named() {
         Some(map(0, HOST, 1)),
     );
     let id = sb.id.clone();
-    let out = sb.try_create(&id, &[]);
-    out.assert_failed();
-    sb.assert_nothing_left(&id);
-    keel_only!();
-    let err = out.stderr.trim_end();
-    assert_eq!(err.lines().count(), 1, "{out}");
-    assert!(err.contains(&format!("mounts[{n}]")), "{out}");
-    assert!(err.contains("does not support idmapped mounts"), "{out}");
+    let mount = format!("mounts[{n}]");
+    sb.create_fails_cleanly(&id, &[&mount, "does not support idmapped mounts"]);
 }

@@ -42,11 +42,7 @@ fn status_follows_create_start_and_exit() {
     // Exited but not yet reaped (a zombie): already stopped.
     sb.wait_exit(&id);
     assert_eq!(sb.rt.status(&id), "stopped");
-    let status = sb.reap_init(&id);
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "wait status {status:#x}"
-    );
+    sb.reap_init_exited(&id, 0);
     // Reaped, as a shim would: still stopped.
     assert_eq!(sb.rt.status(&id), "stopped");
     sb.rt.ok(&["delete", &id]);
@@ -260,23 +256,18 @@ fn a_config_without_process_is_created_and_start_fails() {
     sb.create(&id);
     assert_eq!(sb.rt.status(&id), "created");
     let out = sb.rt.fails(&["start", &id]);
-    let err = out.stderr.trim_end();
-    assert_eq!(err.lines().count(), 1, "want one error line: {out}");
-    assert!(err.contains("without a process"), "{out}");
+    common::assert_keel_error(&out, &["without a process", "stays created"]);
     assert_eq!(sb.rt.status(&id), "created");
     sb.rt.ok(&["delete", "--force", &id]);
     sb.wait_exit(&id);
     assert!(!sb.state_dir(&id).exists(), "state dir remains");
-    assert!(err.contains("stays created"), "{out}");
     // `run` is create and start: it fails the same way, leaving nothing,
     // and its message says so.
     let other = sb.other_id("run");
     let out = sb.run(&other, &[]);
-    out.assert_failed();
-    sb.assert_nothing_left(&other);
-    let err = out.stderr.trim_end();
-    assert_eq!(err.lines().count(), 1, "want one error line: {out}");
-    assert!(err.contains("without a process"), "{out}");
-    assert!(!err.contains("stays created"), "run removed it: {out}");
-    assert!(err.contains("was removed"), "{out}");
+    sb.assert_failed_cleanly(&other, &out, &["without a process", "was removed"]);
+    assert!(
+        !out.stderr.contains("stays created"),
+        "run removed it: {out}"
+    );
 }

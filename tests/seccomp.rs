@@ -97,10 +97,8 @@ fn an_unknown_syscall_fails_create_naming_it() {
         "syscalls": [{"names": ["getpid", "no_such_call"], "action": "SCMP_ACT_ERRNO"}]});
     sb.bundle.set("/linux/seccomp", profile);
     let id = sb.id.clone();
-    let out = sb.try_create(&id, &[]);
-    out.assert_failed();
-    common::assert_keel_config_error(&out, "linux.seccomp.syscalls[0].names[1]", "no_such_call");
-    sb.assert_nothing_left(&id);
+    let field = "linux.seccomp.syscalls[0].names[1]";
+    sb.create_fails_cleanly(&id, &["config.json", field, "no_such_call"]);
 }
 
 /// Profiles older than openat2 (runtime-tools' default is one) refuse it.

@@ -17,8 +17,9 @@ mod common;
 mod faults_support;
 
 use common::sandbox::BASE;
+use common::sys::wait_pid_gone;
 use common::{is_keel, Sandbox};
-use faults_support::{assert_container_gone, kill_runtime, wait_pid_gone};
+use faults_support::{assert_container_gone, kill_runtime};
 use serde_json::json;
 use std::ffi::CString;
 use std::fs;
@@ -198,12 +199,7 @@ fn a_failed_create_without_a_mount_namespace_leaves_no_mount() {
             .args(&["true"])
             .push("/linux/devices", device);
         let id = sb.id.clone();
-        let out = sb.try_create(&id, &[]);
-        out.assert_failed();
-        if is_keel() {
-            assert!(out.stderr.contains("/etc/passwd"), "{out}");
-        }
-        sb.assert_nothing_left(&id);
+        sb.create_fails_cleanly(&id, &["/etc/passwd"]);
         assert_table_restored(&before);
     });
 }
@@ -225,8 +221,5 @@ fn a_user_namespace_without_a_mount_namespace_is_refused() {
         )
         .args(&["true"]);
     let id = sb.id.clone();
-    let out = sb.try_create(&id, &[]);
-    out.assert_failed();
-    common::assert_keel_config_error(&out, "linux.namespaces", "mount namespace");
-    sb.assert_nothing_left(&id);
+    sb.create_fails_cleanly(&id, &["config.json", "linux.namespaces", "mount namespace"]);
 }

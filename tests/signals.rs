@@ -62,9 +62,7 @@ fn default_kill_ends_a_process_that_is_not_pid_1() {
     sb.create(&id);
     sb.rt.ok(&["start", &id]);
     sb.rt.ok(&["kill", &id]);
-    let status = sb.reap_init(&id);
-    assert!(libc::WIFSIGNALED(status), "wait status {status:#x}");
-    assert_eq!(libc::WTERMSIG(status), libc::SIGTERM);
+    sb.reap_init_killed(&id, libc::SIGTERM);
     assert_eq!(sb.rt.status(&id), "stopped");
 }
 

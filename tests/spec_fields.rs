@@ -6,10 +6,10 @@
 
 mod common;
 
-use common::tty::{read_until, receive_pty_master};
+use common::tty::{create_with_pty, read_until};
 use common::Sandbox;
 use serde_json::json;
-use std::fs::{self, File};
+use std::fs;
 use std::io::Write;
 use std::os::unix::net::UnixListener;
 
@@ -148,10 +148,7 @@ fn intel_rdt_without_resctrl_is_an_error_naming_the_field() {
         json!({"closID": "keel-test", "l3CacheSchema": "L3:0=f"}),
     );
     let id = sb.id.clone();
-    let out = sb.try_create(&id, &[]);
-    out.assert_failed();
-    common::assert_keel_config_error(&out, "linux.intelRdt", "resctrl");
-    sb.assert_nothing_left(&id);
+    sb.create_fails_cleanly(&id, &["config.json", "linux.intelRdt", "resctrl"]);
 }
 
 #[test]
@@ -161,17 +158,8 @@ fn console_size_is_the_ptys_size() {
         .set("/process/terminal", json!(true))
         .set("/process/consoleSize", json!({"height": 31, "width": 97}))
         .args(&["sh"]);
-    let socket = sb.dir.join("console.sock");
-    let listener = UnixListener::bind(&socket).expect("bind console socket");
     let id = sb.id.clone();
-    let socket_arg = socket.to_str().unwrap().to_string();
-    let master = std::thread::scope(|s| {
-        let receiver = s.spawn(|| receive_pty_master(&listener));
-        sb.try_create(&id, &["--console-socket", &socket_arg])
-            .assert_ok();
-        receiver.join().expect("receive pty master")
-    });
-    let mut master = File::from(master);
+    let mut master = create_with_pty(&mut sb, &id);
     sb.rt.ok(&["start", &id]);
     // The typed line never contains the answer; the echo adds a marker.
     master
@@ -538,12 +526,7 @@ fn a_missing_net_device_fails_create_naming_it() {
     sb.bundle
         .set("/linux/netDevices", json!({"kt-nosuch0": {}}));
     let id = sb.id.clone();
-    let out = sb.try_create(&id, &[]);
-    out.assert_failed();
-    if common::is_keel() {
-        assert!(out.stderr.contains("linux.netDevices.kt-nosuch0"), "{out}");
-    }
-    sb.assert_nothing_left(&id);
+    sb.create_fails_cleanly(&id, &["linux.netDevices.kt-nosuch0"]);
 }
 
 #[test]

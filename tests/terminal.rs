@@ -4,13 +4,12 @@
 mod common;
 
 use common::sys::poll_readable;
-use common::tty::{read_until, receive_pty_master};
+use common::tty::{create_with_pty, read_until};
 use common::{Sandbox, TIMEOUT};
 use serde_json::json;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixListener;
 use std::time::Instant;
 
 #[test]
@@ -19,19 +18,8 @@ fn console_socket_receives_a_working_pty_master() {
     sb.bundle
         .set("/process/terminal", json!(true))
         .args(&["sh"]);
-    let socket = sb.dir.join("console.sock");
-    let listener = UnixListener::bind(&socket).expect("bind console socket");
     let id = sb.id.clone();
-    let socket_arg = socket.to_str().unwrap().to_string();
-    // The runtime sends the master during create; receive it concurrently
-    // so a runtime that waits for the receiver cannot deadlock the test.
-    let master = std::thread::scope(|s| {
-        let receiver = s.spawn(|| receive_pty_master(&listener));
-        sb.try_create(&id, &["--console-socket", &socket_arg])
-            .assert_ok();
-        receiver.join().expect("receive pty master")
-    });
-    let mut master = File::from(master);
+    let mut master = create_with_pty(&mut sb, &id);
     sb.rt.ok(&["start", &id]);
     // The typed line never contains "42"; only the shell's answer does.
     master.write_all(b"tty; echo $((6*7)); exit 0\n").unwrap();
@@ -41,11 +29,7 @@ fn console_socket_receives_a_working_pty_master() {
         seen.contains("/dev/pts/0\r\n"),
         "tty printed something else: {seen:?}"
     );
-    let status = sb.reap_init(&id);
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "wait status {status:#x}"
-    );
+    sb.reap_init_exited(&id, 0);
 }
 
 #[test]

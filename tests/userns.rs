@@ -116,10 +116,7 @@ fn bad_mappings_are_refused_with_their_json_path() {
         map_user(&mut sb);
         sb.bundle.set("/linux/uidMappings", map);
         let id = format!("{}-{i}", sb.id);
-        let out = sb.try_create(&id, &[]);
-        out.assert_failed();
-        assert_keel_config_error(&out, path, what);
-        sb.assert_nothing_left(&id);
+        sb.create_fails_cleanly(&id, &["config.json", path, what]);
     }
 }
 
@@ -328,8 +325,5 @@ fn time_offsets_without_a_time_namespace_are_refused() {
     sb.bundle
         .set("/linux/timeOffsets", json!({"boottime": {"secs": 5}}));
     let id = sb.id.clone();
-    let out = sb.try_create(&id, &[]);
-    out.assert_failed();
-    assert_keel_config_error(&out, "linux.timeOffsets", "time namespace");
-    sb.assert_nothing_left(&id);
+    sb.create_fails_cleanly(&id, &["config.json", "linux.timeOffsets", "time namespace"]);
 }

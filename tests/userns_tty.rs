@@ -4,14 +4,13 @@
 
 mod common;
 
-use common::tty::{create_with_console, output_between, read_until, receive_pty_master};
+use common::tty::{create_with_pty, exec_with_pty, output_between, read_until};
 use common::userns::{map_user, HOST};
 use common::Sandbox;
 use serde_json::json;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::net::UnixListener;
 
 /// The tty group of the template's devpts mount (`gid=5`).
 const TTY_GID: u32 = 5;
@@ -40,9 +39,7 @@ fn the_pty_of_a_user_namespace_is_its_root_and_tty_group() {
         .set("/process/terminal", json!(true))
         .args(&["sh"]);
     let id = sb.id.clone();
-    let (out, master) = create_with_console(&mut sb, &id);
-    out.assert_ok();
-    let mut master = master.expect("the runtime sent the pty master");
+    let mut master = create_with_pty(&mut sb, &id);
     let pid = sb.init_pid(&id);
     // From the host the slave and the console bound over it belong to the
     // mapped ids of the container's root and tty group.
@@ -75,11 +72,7 @@ fn the_pty_of_a_user_namespace_is_its_root_and_tty_group() {
         (via_console.as_str(), via_tty.as_str()),
         ("via-console", "via-tty")
     );
-    let status = sb.reap_init(&id);
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "wait status {status:#x}"
-    );
+    sb.reap_init_exited(&id, 0);
 }
 
 #[test]
@@ -91,9 +84,7 @@ fn the_pty_of_a_user_namespace_belongs_to_the_process_user() {
         .set("/process/user", json!({"uid": 1000, "gid": 1000}))
         .args(&["sh"]);
     let id = sb.id.clone();
-    let (out, master) = create_with_console(&mut sb, &id);
-    out.assert_ok();
-    let mut master = master.expect("the runtime sent the pty master");
+    let mut master = create_with_pty(&mut sb, &id);
     let pid = sb.init_pid(&id);
     assert_eq!(
         owner(&format!("/proc/{pid}/fd/0")),
@@ -110,8 +101,7 @@ fn the_pty_of_a_user_namespace_belongs_to_the_process_user() {
         [format!("1000 {TTY_GID}"), "hi".to_string()],
         "{seen:?}"
     );
-    let status = sb.reap_init(&id);
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    sb.reap_init_exited(&id, 0);
 }
 
 #[test]
@@ -125,25 +115,7 @@ fn an_exec_tty_in_a_user_namespace_is_its_root_and_tty_group() {
     let id = sb.id.clone();
     sb.create(&id);
     sb.rt.ok(&["start", &id]);
-    let socket = sb.dir.join("exec-console.sock");
-    let listener = UnixListener::bind(&socket).expect("bind console socket");
-    let pid_file = sb.dir.join("exec.pid");
-    let (socket_arg, pid_arg) = (socket.to_str().unwrap(), pid_file.to_str().unwrap());
-    let args = [
-        "exec",
-        "-t",
-        "-d",
-        "--console-socket",
-        socket_arg,
-        "--pid-file",
-        pid_arg,
-    ];
-    let call = sb.rt.spawn(&[&args[..], &[&id, "sh"]].concat());
-    let master = receive_pty_master(&listener);
-    call.wait().assert_ok();
-    let pid: i32 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
-    sb.adopt(pid);
-    let mut master = fs::File::from(master);
+    let (pid, mut master) = exec_with_pty(&sb, &id, &["sh"]);
     assert_eq!(owner(&format!("/proc/{pid}/fd/0")), (HOST, HOST + TTY_GID));
     master
         .write_all(b"echo BEGIN$((1+1)); stat -L -c '%u %g' /proc/self/fd/0; tty; echo END$((6*7)); exit\n")

@@ -28,23 +28,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-# apt-get may race with another engineer's install: wait for its lock
-# instead of failing, and refresh the package lists only when an install
-# fails without them.
-apt_install() {
-	local opts=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=600)
-	DEBIAN_FRONTEND=noninteractive apt-get install "${opts[@]}" "$@" >&2 || {
-		apt-get update -q -o DPkg::Lock::Timeout=600 >&2
-		DEBIAN_FRONTEND=noninteractive apt-get install "${opts[@]}" "$@" >&2
-	}
-}
-missing=()
-command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
-dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
-command -v xz >/dev/null || missing+=(xz-utils)
-if [ ${#missing[@]} -gt 0 ]; then
-	apt_install "${missing[@]}"
-fi
+. "$(dirname "$0")/../lib/pkg.sh"
+ensure_packages qemu-system-x86:qemu-system-x86_64 busybox-static xz-utils:xz
 
 cache=${KEEL_VM_CACHE:-/var/cache/keel-vm}
 if [ -f "$cache/current/modules.load" ]; then
@@ -57,7 +42,7 @@ fi
 pkg=$(apt-cache depends --important linux-image-amd64 2>/dev/null |
 	awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }')
 if [ -z "$pkg" ]; then
-	apt-get update -q -o DPkg::Lock::Timeout=600 >&2
+	pkg_apt update
 	pkg=$(apt-cache depends --important linux-image-amd64 |
 		awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }')
 fi

@@ -35,10 +35,11 @@ IFS=, read -r -a tests <<<"$suites"
 # tests/apparmor.rs loads its test profile with apparmor_parser, which the
 # guest runs from the host's /usr. The package is inert on this project's
 # hosts, whose kernel has no AppArmor; nothing here starts its service.
-if [[ ",$suites," == *,apparmor,* ]] && ! dpkg -s apparmor >/dev/null 2>&1; then
-	apt-get update -q -o DPkg::Lock::Timeout=600
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-		-o DPkg::Lock::Timeout=600 apparmor
+# A removed apparmor whose config was kept counts as missing (pkg.sh):
+# without apparmor_parser the AppArmor tests would skip silently.
+if [[ ",$suites," == *,apparmor,* ]]; then
+	. hack/lib/pkg.sh
+	ensure_packages apparmor
 fi
 # cargo names each artifact it builds; the test harness executables and
 # keel's own binary are the ones needed.

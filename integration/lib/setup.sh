@@ -6,12 +6,10 @@
 # needrestart... are not needed). Services are kept from starting: the suite
 # starts its own daemons, and there is no init system to stop them.
 install_engines() {
-	local missing=() pkg
-	for pkg in podman conmon containerd docker.io busybox-static python3; do
-		dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-	done
-	command -v script >/dev/null || missing+=(bsdutils)
-	command -v iptables >/dev/null || missing+=(iptables)
+	. "$REPO/hack/lib/pkg.sh"
+	local missing
+	mapfile -t missing < <(pkg_missing podman conmon containerd docker.io \
+		busybox-static python3 bsdutils:script iptables:iptables)
 	[ ${#missing[@]} -gt 0 ] || return 0
 	say "installing ${missing[*]}"
 	local policy=/usr/sbin/policy-rc.d made_policy=
@@ -19,11 +17,7 @@ install_engines() {
 		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1
 	fi
 	local rc=0
-	{
-		apt-get -o DPkg::Lock::Timeout=600 update -q &&
-			DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
-				--no-install-recommends "${missing[@]}"
-	} >"$LOGS/apt.log" 2>&1 || rc=$?
+	ensure_packages "${missing[@]}" >"$LOGS/apt.log" 2>&1 || rc=$?
 	[ -z "$made_policy" ] || rm -f "$policy"
 	[ "$rc" -eq 0 ] || { tail -n 20 "$LOGS/apt.log" >&2; return "$rc"; }
 }

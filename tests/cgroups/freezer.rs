@@ -94,9 +94,7 @@ fn kill_and_delete_force_end_a_paused_container() {
     sb.rt.ok(&["pause", &id]);
     // A frozen process acts on SIGKILL only once thawed: kill must see to it.
     sb.rt.ok(&["kill", &id, "KILL"]);
-    let status = sb.reap_init(&id);
-    assert!(libc::WIFSIGNALED(status), "wait status {status:#x}");
-    assert_eq!(libc::WTERMSIG(status), libc::SIGKILL);
+    sb.reap_init_killed(&id, libc::SIGKILL);
     sb.rt.ok(&["delete", &id]);
     assert_no_cgroup(&cgroup_path(&id));
 

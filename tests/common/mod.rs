@@ -80,16 +80,23 @@ pub fn is_rfc3339_utc(s: &str) -> bool {
         && frac.chars().all(|c| c.is_ascii_digit())
 }
 
-/// keel's promise for bad input: one line on stderr that names config.json,
-/// the JSON path of the offending field and the offending value. Checked
-/// only when the runtime is keel; runc words its errors differently.
-pub fn assert_keel_config_error(out: &Output, path: &str, value: &str) {
+/// keel's promise for an error: one line on stderr, mentioning each of
+/// `parts`. Checked only when the runtime is keel; runc words its errors
+/// differently.
+pub fn assert_keel_error(out: &Output, parts: &[&str]) {
     if !is_keel() {
         return;
     }
     let err = out.stderr.trim_end();
     assert_eq!(err.lines().count(), 1, "want exactly one error line: {out}");
-    for part in ["config.json", path, value] {
+    for part in parts {
         assert!(err.contains(part), "error does not mention {part:?}: {out}");
     }
+}
+
+/// keel's promise for bad input: one line on stderr that names config.json,
+/// the JSON path of the offending field and the offending value (keel only,
+/// as `assert_keel_error`).
+pub fn assert_keel_config_error(out: &Output, path: &str, value: &str) {
+    assert_keel_error(out, &["config.json", path, value]);
 }

@@ -237,11 +237,61 @@ impl Sandbox {
         sys::reap(pid).expect("waitpid on the container's init")
     }
 
+    /// `create` of `id` must fail cleanly: a non-zero exit, keel's one-line
+    /// error mentioning each of `parts` (as `assert_keel_error`), and
+    /// nothing left behind. Returns the call for the test's own checks.
+    pub fn create_fails_cleanly(&mut self, id: &str, parts: &[&str]) -> Output {
+        let out = self.try_create(id, &[]);
+        self.assert_failed_cleanly(id, &out, parts);
+        out
+    }
+
+    /// What `create_fails_cleanly` asserts, for a failed call of `id` the
+    /// test made itself (a damaged config.json, other flags).
+    pub fn assert_failed_cleanly(&self, id: &str, out: &Output, parts: &[&str]) {
+        out.assert_failed();
+        super::assert_keel_error(out, parts);
+        self.assert_nothing_left(id);
+    }
+
+    /// Reap the init of `id` (as `reap_init`) and assert that it exited
+    /// with `code`.
+    pub fn reap_init_exited(&self, id: &str, code: i32) {
+        let status = self.reap_init(id);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == code,
+            "init of {id}: wait status {status:#x}, want exit {code}"
+        );
+    }
+
+    /// Reap the init of `id` (as `reap_init`) and assert that `signal`
+    /// killed it.
+    pub fn reap_init_killed(&self, id: &str, signal: i32) {
+        let status = self.reap_init(id);
+        assert!(
+            libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == signal,
+            "init of {id}: wait status {status:#x}, want killed by signal {signal}"
+        );
+    }
+
+    /// The init's pid from the container state a hook was given on its
+    /// stdin and saved as /shared/hook-state.json.
+    pub fn init_pid_from_hook_state(&self) -> i32 {
+        let path = self.shared.join("hook-state.json");
+        let text = fs::read_to_string(&path).expect("the hook saved its state");
+        let state: serde_json::Value = serde_json::from_str(&text).expect("hook state is JSON");
+        let pid = state["pid"].as_i64().unwrap_or(0);
+        assert!(pid > 0, "no init pid in the hook's state: {text}");
+        i32::try_from(pid).unwrap()
+    }
+
     /// Assert that a failed create of `id` left nothing: no state dir, no
-    /// process working on or living in this sandbox, no mount in our namespace.
+    /// cgroup, no process working on or living in this sandbox, no mount in
+    /// our namespace.
     pub fn assert_nothing_left(&self, id: &str) {
         let state = self.state_dir(id);
         assert!(!state.exists(), "state dir {} left behind", state.display());
+        self.assert_no_cgroup(id);
         self.assert_no_process_or_mount();
     }
 

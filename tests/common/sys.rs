@@ -110,6 +110,29 @@ impl PidFd {
     }
 }
 
+impl PidFd {
+    /// Assert that the process exits within `TIMEOUT` (`what` names it in
+    /// the failure), and reap it if it is our child: we are subreaper for
+    /// whatever a runtime leaves behind, so no zombie of it stays.
+    pub fn wait_gone(&self, what: &str) {
+        let pid = self.pid;
+        assert!(
+            self.wait_exit(super::TIMEOUT),
+            "{what} {pid} is still alive"
+        );
+        if is_our_child(pid) {
+            reap(pid);
+        }
+    }
+}
+
+/// `PidFd::wait_gone` for `pid`, if it still exists.
+pub fn wait_pid_gone(pid: i32, what: &str) {
+    if let Some(p) = PidFd::open(pid) {
+        p.wait_gone(what);
+    }
+}
+
 /// Wait until process `pid` has exited, up to `timeout`. True if it has (or
 /// was already gone).
 pub fn wait_pid_exit(pid: i32, timeout: Duration) -> bool {

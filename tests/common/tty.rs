@@ -4,10 +4,12 @@
 use super::sys::poll_readable;
 use super::{Output, Sandbox, TIMEOUT};
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{IoSliceMut, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// Accept one connection on `listener` and receive the fd it sends with
@@ -65,7 +67,7 @@ pub fn read_until(fd: &mut File, pattern: &str) -> String {
 /// master concurrently (a runtime that waits for the receiver cannot
 /// deadlock the test). The master is None if the runtime sent none.
 pub fn create_with_console(sb: &mut Sandbox, id: &str) -> (Output, Option<File>) {
-    let socket = sb.dir.join(format!("{id}.console.sock"));
+    let socket = unique_path(sb, "console.sock");
     let listener = UnixListener::bind(&socket).expect("bind console socket");
     let arg = socket.to_str().unwrap().to_string();
     std::thread::scope(|s| {
@@ -73,6 +75,46 @@ pub fn create_with_console(sb: &mut Sandbox, id: &str) -> (Output, Option<File>)
         let out = sb.try_create(id, &["--console-socket", &arg]);
         (out, receiver.join().ok().map(File::from))
     })
+}
+
+/// A fresh path in the sandbox's directory. Not named after the container:
+/// a socket's path must fit in sun_path's 108 bytes, and the sandbox's
+/// directory already holds the (up to 40-character) sandbox name.
+fn unique_path(sb: &Sandbox, name: &str) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    sb.dir.join(format!("{n}.{name}"))
+}
+
+/// `create` of `id` with a console socket, which must succeed and send the
+/// pty master.
+pub fn create_with_pty(sb: &mut Sandbox, id: &str) -> File {
+    let (out, master) = create_with_console(sb, id);
+    out.assert_ok();
+    master.expect("the runtime sent the pty master")
+}
+
+/// `exec -t -d` of `args` in the running container `id`, with a console
+/// socket: returns the exec'd process's pid (adopted by the sandbox, which
+/// is its subreaper) and the pty master.
+pub fn exec_with_pty(sb: &Sandbox, id: &str, args: &[&str]) -> (i32, File) {
+    let socket = unique_path(sb, "console.sock");
+    let listener = UnixListener::bind(&socket).expect("bind console socket");
+    let pid_file = unique_path(sb, "exec.pid");
+    let (socket_arg, pid_arg) = (socket.to_str().unwrap(), pid_file.to_str().unwrap());
+    let flags = ["exec", "-t", "-d", "--console-socket", socket_arg];
+    let call = sb
+        .rt
+        .spawn(&[&flags[..], &["--pid-file", pid_arg, id], args].concat());
+    // The runtime sends the master before it exits: receive it first.
+    let master = receive_pty_master(&listener);
+    call.wait().assert_ok();
+    let pid = fs::read_to_string(&pid_file)
+        .unwrap()
+        .parse()
+        .expect("pid file holds a pid");
+    sb.adopt(pid);
+    (pid, File::from(master))
 }
 
 /// What the container printed between `begin` and `end` (markers the

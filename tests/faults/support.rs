@@ -2,7 +2,7 @@
 //! directory without polling, a tmpfs the test owns, and the final check
 //! that a container is gone without a trace.
 
-use crate::common::sys::{self, PidFd};
+use crate::common::sys::{self, wait_pid_gone};
 use crate::common::{Sandbox, Spawned, TIMEOUT};
 use std::ffi::CString;
 use std::fs;
@@ -67,25 +67,6 @@ pub fn wait_in_dir(dir: &Path, cond: impl Fn() -> bool, what: &str) {
         let mut buf = [0u8; 4096];
         // SAFETY: read into a buffer we own; EAGAIN just means drained.
         unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-    }
-}
-
-/// The init's pid from the state a hook saved as `hook-state.json`.
-pub fn hook_init_pid(sb: &Sandbox) -> i32 {
-    let text = fs::read_to_string(sb.shared.join("hook-state.json")).expect("the hook's state");
-    let state: serde_json::Value = serde_json::from_str(&text).expect("hook state is JSON");
-    let pid = state["pid"].as_i64().unwrap_or(0);
-    assert!(pid > 0, "no init pid in the hook's state: {text}");
-    i32::try_from(pid).unwrap()
-}
-
-/// Wait for `pid` (if it exists) to exit, and reap it if it is our child.
-pub fn wait_pid_gone(pid: i32, what: &str) {
-    if let Some(p) = PidFd::open(pid) {
-        assert!(p.wait_exit(TIMEOUT), "{what} {pid} is still alive");
-        if sys::is_our_child(pid) {
-            sys::reap(pid);
-        }
     }
 }
 
