@@ -7,22 +7,24 @@
 //! period is running share it, and for one more grace period after the
 //! last writer leaves, new writers do not wait at all.
 //!
-//! So `create` starts that grace period at its very beginning: a thread
+//! So `exec` starts that grace period at its very beginning: a thread
 //! writes keel into the cgroup it already is in (a no-op for the cgroup
 //! tree, but a writer all the same). The grace period then runs while keel
-//! loads and checks the config and claims the state directory. The writer
-//! holds the cgroup mutex while it waits, so making the container's cgroup
-//! would wait for what is left of the period anyway: `finish` joins the
-//! thread just before that, and placing the init after the clone then waits
-//! for nothing. A thread rather than a child process, so that nothing of
-//! keel's outlives it when it is killed (its exit waits for the thread),
-//! and joined before the init is cloned, so that the clone copies a
-//! single-threaded keel. On a pure v2 host there is nothing to start:
-//! `CLONE_INTO_CGROUP` places the init without a move.
+//! reads the state, builds the process and compiles its seccomp filter.
+//! The writer holds the cgroup mutex while it waits, and a fork waits for
+//! it too, so `finish` joins the thread before the fork: placing the new
+//! process then waits for nothing. A thread rather than a child process,
+//! so that nothing of keel's outlives it when it is killed (its exit waits
+//! for the thread), and joined before anything forks, so that the fork
+//! copies a single-threaded keel. On a pure v2 host there is nothing to
+//! start: `CLONE_INTO_CGROUP` places the process without a move.
 //!
-//! Measured with hack/bench.sh on the hybrid host: `create` went from
-//! 17.1 ms to 11.6 ms and `run` from 23 to 20 ms (medians of 25-30), for
-//! one short thread.
+//! `create` does not use it: its init is cloned before the grace period
+//! starts (with the placement), and mounts the rootfs and makes the devices
+//! while it runs (see process::init), which is more than `create` has to do
+//! before the clone. Measured with hack/bench.sh on the hybrid host: this
+//! early start took `create` from 17.1 to 11.6 ms; overlapping the init's
+//! work instead took it to 9.5 ms (medians of 30).
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -53,7 +55,16 @@ pub fn start() {
     // "0" is the writer's own thread group: keel, moved to where it is.
     let writer = std::thread::Builder::new()
         .name("grace".into())
-        .spawn(move || drop(std::fs::write(procs, "0")));
+        .spawn(move || {
+            // Signals sent to keel must reach the main thread, which may be
+            // about to take them through a signalfd (exec and run do).
+            let _ = nix::sys::signal::pthread_sigmask(
+                nix::sys::signal::SigmaskHow::SIG_BLOCK,
+                Some(&nix::sys::signal::SigSet::all()),
+                None,
+            );
+            drop(std::fs::write(procs, "0"))
+        });
     if let (Ok(handle), Ok(mut slot)) = (writer, WRITER.lock()) {
         *slot = Some(handle);
     }

@@ -8,6 +8,10 @@ use oci_spec::runtime::{Capability, Process};
 use std::os::fd::AsRawFd;
 
 pub fn run(cli: &super::Cli, args: &super::ExecArgs) -> anyhow::Result<i32> {
+    // The new process's cgroup.procs write waits for a grace period that
+    // this starts now, to run while the state is read and the seccomp
+    // filter compiled (see cgroups::grace).
+    crate::cgroups::grace::start();
     let c = state::open(&cli.root, &args.id)?;
     let st = c.load()?;
     match st.status(&c.dir) {
@@ -21,6 +25,7 @@ pub fn run(cli: &super::Cli, args: &super::ExecArgs) -> anyhow::Result<i32> {
     }
     // Before anything is made: this may re-exec keel (see selfexe).
     if crate::selfexe::exposed_to_exec(st.pid) {
+        crate::cgroups::grace::finish();
         crate::selfexe::protect()?;
     }
     let process = build_process(args, st.process.as_ref())?;
@@ -59,6 +64,8 @@ pub fn run(cli: &super::Cli, args: &super::ExecArgs) -> anyhow::Result<i32> {
         personality: st.personality.as_ref(),
         memory_policy: st.memory_policy.as_ref(),
     };
+    // Joined before the fork, which would wait for it anyway.
+    crate::cgroups::grace::finish();
     let pid = join::spawn(&opts)?;
     if args.detach {
         return Ok(0);
