@@ -206,6 +206,38 @@ impl Cgroup {
         Ok(())
     }
 
+    /// `own`, a /proc/<pid>/cgroup text, as it reads once that process is
+    /// placed: every hierarchy of the layout shows the container's path.
+    pub fn proc_lines_once_placed(&self, own: &str) -> String {
+        let path = self.path.to_string_lossy();
+        let placed = |controllers: &str| {
+            if controllers.is_empty() {
+                return self.layout.unified.is_some();
+            }
+            let mut names: Vec<&str> = controllers.split(',').collect();
+            names.sort_unstable();
+            self.layout.v1.iter().any(|h| {
+                let mut theirs: Vec<&str> = h.controllers.iter().map(String::as_str).collect();
+                theirs.sort_unstable();
+                theirs == names
+            })
+        };
+        let mut out = String::with_capacity(own.len());
+        for line in own.lines() {
+            let mut parts = line.splitn(3, ':');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(id), Some(controllers), Some(_)) if placed(controllers) => {
+                    out.push_str(&format!("{id}:{controllers}:{path}\n"))
+                }
+                _ => {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+
     /// The container's processes, sorted (from its sub-cgroups too).
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
         let dir = PIDS_FROM

@@ -23,14 +23,9 @@ pub fn create(
         Some(b) => b.clone(),
         None => std::env::current_dir().context("current directory")?,
     };
-    // First, so that the kernel's wait it starts overlaps loading the
-    // config (see cgroups::grace); create joins it before making the cgroup.
-    crate::cgroups::grace::start();
     let bundle = config::load(&bundle_dir)?;
-    // Before anything is made: this may re-exec keel (see selfexe), which
-    // must be single-threaded by then.
+    // Before anything is made: this may re-exec keel (see selfexe).
     if crate::selfexe::exposed_by_spec(&bundle.spec) {
-        crate::cgroups::grace::finish();
         crate::selfexe::protect()?;
     }
     if args.no_pivot {

@@ -134,9 +134,15 @@ fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
         None => None,
     };
     let fifo = ctx.fifo.take().expect("the fifo handle is taken once");
-    prepare_rootfs(ctx)?;
-    wait_for_runtime_hooks(ctx)?;
-    run_container_hook(opts, ctx.state, HookKind::CreateContainer, "creating")?;
+    let mut placed = prepare_rootfs(ctx)?;
+    if super::hooks_around_mounts(spec) {
+        if !placed {
+            enter_cgroup(ctx)?;
+            placed = true;
+        }
+        wait_for_runtime_hooks(ctx)?;
+        run_container_hook(opts, ctx.state, HookKind::CreateContainer, "creating")?;
+    }
     rootfs::pivot(spec, &opts.bundle.rootfs, opts.no_pivot)?;
     nix::unistd::setsid().map_err(|e| sys("setsid")(e.into()))?;
     if let (Some(socket), Some(p)) = (console, process) {
@@ -148,6 +154,11 @@ fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
     let fds = proc.fd_dir()?;
     rootfs::finalize(spec)?;
     join_session_keyring(opts, &proc)?;
+    // Before the process's own settings, so that its limits, seccomp
+    // filter and program are never in force outside its cgroup.
+    if !placed {
+        enter_cgroup(ctx)?;
+    }
     let program = process
         .map(|p| prepare_process(ctx, p, &proc))
         .transpose()?;
@@ -241,13 +252,18 @@ fn join_namespaces(plan: &Plan) -> Result<(), InitError> {
 }
 
 /// Mount the rootfs while the parent places us in our cgroup: the first
-/// cgroup.procs write of a v1 host waits for an RCU grace period (about
-/// 10 ms), which the mounts before the first cgroup mount now overlap.
-/// The placement must be complete before a cgroup mount (a bind of our own
-/// cgroup, or a fresh one in a new cgroup namespace, whose root is the
-/// cgroup we are in when we unshare), and before anything runs in the
-/// container; without a cgroup mount it is awaited after the mounts.
-fn prepare_rootfs(ctx: &InitContext) -> Result<(), InitError> {
+/// cgroup.procs write of a v1 host waits for an RCU grace period (6-20 ms
+/// here), which the init's work now overlaps. A new cgroup namespace must
+/// be made after the placement (its root is the cgroup we are in when we
+/// unshare), so then it is awaited just before the first cgroup mount;
+/// otherwise the cgroup mounts bind the cgroups we will be in (known in
+/// advance), and the caller awaits it later (and makes a cgroup namespace
+/// then, if there was no cgroup mount): before the hooks, or without hooks
+/// before the process's own settings. Devices and masked paths may
+/// be made before it (mknod is then checked against keel's own devices
+/// cgroup): the container's cgroup governs their use, which only starts
+/// after the placement. Returns whether the placement was awaited.
+fn prepare_rootfs(ctx: &InitContext) -> Result<bool, InitError> {
     let spec = &ctx.opts.bundle.spec;
     let prepared = rootfs::prepare_root(spec, &ctx.opts.bundle.rootfs)?;
     let trees = rootfs::clone_idmapped(spec)?;
@@ -258,13 +274,21 @@ fn prepare_rootfs(ctx: &InitContext) -> Result<(), InitError> {
     // A failed wait comes back as RootfsError::BeforeCgroup, which says
     // before which mount it was.
     rootfs::mount(spec, &prepared, trees, &mut || {
+        if let Some(lines) = placed_cgroup_lines(ctx).filter(|_| !ctx.plan.unshare_cgroup) {
+            return Ok(Some(lines));
+        }
         entered = true;
-        enter_cgroup(ctx).map_err(|e| e.to_string())
+        enter_cgroup(ctx).map(|()| None).map_err(|e| e.to_string())
     })?;
-    if !entered {
-        enter_cgroup(ctx)?;
-    }
-    Ok(())
+    Ok(entered)
+}
+
+/// /proc/self/cgroup as it reads once the parent has placed us (it may be
+/// doing so right now, which changes only the lines this rewrites).
+fn placed_cgroup_lines(ctx: &InitContext) -> Option<String> {
+    let cgroup = ctx.state.cgroup.as_ref()?;
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    Some(cgroup.proc_lines_once_placed(&own))
 }
 
 /// Idmapped mounts: hand the trees we cloned to the parent, which gives

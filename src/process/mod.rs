@@ -44,22 +44,23 @@
 //!  with the mount's user namespace, else
 //!  the init's (the kernel wants host root)
 //!                      ──── TreesMapped ──────▶
-//!  put the init in its cgroup                   config mounts (idmapped trees attached
-//!  (overlaps the init's mounts: the first        by move_mount), devices (bound from
-//!  v1 cgroup.procs write waits ~10 ms)          the host in a user namespace);
-//!                                               wait for Placed just before the first
-//!                      ───── Placed ──────────▶ cgroup mount (or after the last mount);
-//!  record pid + start time (state: creating)    a new cgroup namespace: unshare then,
-//!                                               so its root is the container's cgroup
-//!                      ◀──── MountsReady ──────
-//!  prestart, createRuntime hooks (host ns)
+//!  put the init in its cgroup (the first       config mounts (idmapped trees attached
+//!  v1 cgroup.procs write waits 6-20 ms for      by move_mount; cgroup mounts bind the
+//!  a grace period, which the init's work        cgroups the parent is placing us in; a
+//!  overlaps; see init::prepare_rootfs)          new cgroup namespace: wait for Placed
+//!                      ───── Placed ──────────▶ first, then unshare), devices (bound from
+//!  record pid + start time (state: creating)    the host in a user namespace)
+//!                                               with hooks: wait for Placed, then
+//!                      ◀──── MountsReady ────── (only with prestart, createRuntime
+//!  prestart, createRuntime hooks (host ns)       or createContainer hooks)
 //!                      ───── HooksDone ───────▶ createContainer hooks
 //!                                               pivot_root (chroot without a mount ns)
 //!                                               pty (owned by process.user) → socket
 //!                                               masked/readonly paths, sysctl,
-//!                                               hostname, rlimits, LSM labels
-//!                                               (for exec), user, caps, cwd,
-//!                                               resolve executable, seccomp
+//!                                               hostname, keyring
+//!                                               wait for Placed (if not yet), then
+//!                                               rlimits, LSM labels (for exec), user,
+//!                                               caps, cwd, resolve executable, seccomp
 //!                      ◀── SeccompListener(fd) ─ (only with SCMP_ACT_NOTIFY)
 //!  pidfd_getfd; send it to listenerPath
 //!                      ─── ListenerSent ──────▶
@@ -131,6 +132,19 @@ enum ParentMsg {
     HooksDone,
     /// The seccomp agent has the listener; the init may close its copy.
     ListenerSent,
+}
+
+/// Whether create stops between the mounts and pivot_root for hooks
+/// (prestart and createRuntime in the parent, createContainer in the init,
+/// runtime.md). Without any, both sides skip the MountsReady/HooksDone
+/// exchange, and the init goes on to pivot_root and the masked paths while
+/// the parent may still be placing it in its cgroup.
+fn hooks_around_mounts(spec: &oci_spec::runtime::Spec) -> bool {
+    spec.hooks().as_ref().is_some_and(|h| {
+        [h.prestart(), h.create_runtime(), h.create_container()]
+            .iter()
+            .any(|list| list.as_ref().is_some_and(|l| !l.is_empty()))
+    })
 }
 
 /// The state document hooks read on stdin (runtime.md "State"). A stopped

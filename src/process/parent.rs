@@ -118,9 +118,6 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     let mut pending = Pending::claim(opts)?;
     let plan = namespaces::plan(&opts.bundle.spec)?;
     let filter = compile_seccomp(opts)?;
-    // The cgroup mutex would make make_cgroup wait for it anyway, and what
-    // forks from here on must copy a single-threaded keel.
-    crate::cgroups::grace::finish();
     let idmap_ns = crate::idmap::Namespaces::make(&opts.bundle.spec)?;
     let mut st = pending::initial_state(opts);
     pending.make_cgroup(&mut st, opts)?;
@@ -309,15 +306,17 @@ fn drive_init(
     from_init: &Receiver<InitMsg>,
     to_init: &Sender<ParentMsg>,
 ) -> Result<(), CreateError> {
-    match from_init.recv()? {
-        InitMsg::MountsReady => {}
-        other => return unexpected(other, "MountsReady"),
+    if super::hooks_around_mounts(&opts.bundle.spec) {
+        match from_init.recv()? {
+            InitMsg::MountsReady => {}
+            other => return unexpected(other, "MountsReady"),
+        }
+        if let Err(e) = run_runtime_hooks(opts, st) {
+            run_poststop(st);
+            return Err(e.into());
+        }
+        to_init.send(&ParentMsg::HooksDone)?;
     }
-    if let Err(e) = run_runtime_hooks(opts, st) {
-        run_poststop(st);
-        return Err(e.into());
-    }
-    to_init.send(&ParentMsg::HooksDone)?;
     loop {
         match from_init.recv()? {
             InitMsg::Created => return Ok(()),

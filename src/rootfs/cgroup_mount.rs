@@ -92,10 +92,15 @@ fn is_hierarchy_of(line: &mountinfo::CgroupLine, super_opts: &str) -> bool {
             .all(|c| super_opts.split(',').any(|o| o == c))
 }
 
-fn discover(rootfs: &Path) -> Result<Vec<Hierarchy>, StepError> {
+/// `lines`: our /proc/self/cgroup as it reads once we are placed, if
+/// that may not have happened yet.
+fn discover(rootfs: &Path, lines: Option<&str>) -> Result<Vec<Hierarchy>, StepError> {
     let mounts = mountinfo::read_self().map_err(StepError::op("read /proc/self/mountinfo"))?;
-    let text = std::fs::read_to_string("/proc/self/cgroup")
-        .map_err(StepError::op("read /proc/self/cgroup"))?;
+    let text = match lines {
+        Some(text) => text.to_string(),
+        None => std::fs::read_to_string("/proc/self/cgroup")
+            .map_err(StepError::op("read /proc/self/cgroup"))?,
+    };
     Ok(hierarchies(
         &mounts,
         &mountinfo::parse_cgroup_file(&text),
@@ -103,8 +108,13 @@ fn discover(rootfs: &Path) -> Result<Vec<Hierarchy>, StepError> {
     ))
 }
 
-pub fn mount_cgroup(root: &Root, env: &Env, e: &Entry<'_>) -> Result<(), StepError> {
-    let hier = discover(root.path())?;
+pub fn mount_cgroup(
+    root: &Root,
+    env: &Env,
+    e: &Entry<'_>,
+    lines: Option<&str>,
+) -> Result<(), StepError> {
+    let hier = discover(root.path(), lines)?;
     if let [h] = hier.as_slice() {
         if h.fstype == "cgroup2" {
             return mount_one(root, env, e, h, e.dest.clone());

@@ -118,12 +118,14 @@ pub fn clone_idmapped(spec: &Spec) -> Result<Trees, RootfsError> {
 ///
 /// `before_cgroup` runs once, just before the first cgroup mount: the
 /// caller enters its cgroup namespace there, as late as it can, so that
-/// the mounts before it overlap the parent's placing of the init.
+/// the mounts before it overlap the parent's placing of the init; or it
+/// returns the /proc/self/cgroup text the init will have once placed, for
+/// the cgroup mounts to bind without waiting for the placement.
 pub fn mount(
     spec: &Spec,
     prepared: &Prepared,
     trees: Trees,
-    before_cgroup: &mut dyn FnMut() -> Result<(), String>,
+    before_cgroup: &mut dyn FnMut() -> Result<Option<String>, String>,
 ) -> Result<(), RootfsError> {
     mounts::mount_all(spec, &prepared.root, trees, before_cgroup)?;
     devices::setup(spec, &prepared.root)

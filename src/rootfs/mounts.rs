@@ -105,10 +105,11 @@ pub fn mount_all(
     spec: &Spec,
     root: &Root,
     mut trees: Trees,
-    before_cgroup: &mut dyn FnMut() -> Result<(), String>,
+    before_cgroup: &mut dyn FnMut() -> Result<Option<String>, String>,
 ) -> Result<(), RootfsError> {
     let env = Env::from_spec(spec);
     let mut cgroup_seen = false;
+    let mut cgroup_lines = None;
     for (index, m) in spec.mounts().iter().flatten().enumerate() {
         if let Some((field, msg)) = validate::mount_problems(index, m).into_iter().next() {
             return Err(RootfsError::Invalid { field, msg });
@@ -116,7 +117,8 @@ pub fn mount_all(
         let (kind, e) = entry(m);
         if kind == Kind::Cgroup && !cgroup_seen {
             cgroup_seen = true;
-            before_cgroup().map_err(|msg| RootfsError::BeforeCgroup { index, msg })?;
+            cgroup_lines =
+                before_cgroup().map_err(|msg| RootfsError::BeforeCgroup { index, msg })?;
         }
         let res = match kind {
             Kind::Bind => match trees.take(index) {
@@ -126,7 +128,7 @@ pub fn mount_all(
                 )),
                 None => bind::mount_bind(root, &e),
             },
-            Kind::Cgroup => cgroup_mount::mount_cgroup(root, &env, &e),
+            Kind::Cgroup => cgroup_mount::mount_cgroup(root, &env, &e, cgroup_lines.as_deref()),
             Kind::Fs => mount_fs(root, &env, &e),
         };
         res.map_err(|err| RootfsError::Mount { index, err })?;

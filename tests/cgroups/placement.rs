@@ -79,6 +79,30 @@ fn in_its_own_cgroup_namespace_the_container_sees_its_cgroup_as_root() {
 }
 
 #[test]
+fn without_a_cgroup_namespace_the_cgroup_mount_binds_the_containers_cgroup() {
+    // The init mounts this while the parent may still be placing it: the
+    // bind must name the cgroup it is being placed in, not keel's own.
+    let mut sb = Sandbox::new("cg_mount_bind");
+    let mut done = sb.fifo("done");
+    sb.bundle
+        .set("/linux/resources/memory/limit", json!(40 * MIB));
+    own_cgroup_view(&mut sb.bundle);
+    sb.bundle.remove_namespace("cgroup");
+    // Reads only, as above.
+    let limit_file = if pure_v2() {
+        "/sys/fs/cgroup/memory.max"
+    } else {
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+    };
+    sb.bundle.sh(&format!(
+        "cat {limit_file} > /shared/limit; echo done > /shared/done"
+    ));
+    start(&mut sb);
+    assert_eq!(done.read_line("the container's report"), "done");
+    assert_eq!(shared_file(&sb, "limit").trim(), (40 * MIB).to_string());
+}
+
+#[test]
 fn exec_runs_in_the_containers_cgroup() {
     // Without a cgroup namespace (which `spec` adds on a pure v2 host) the
     // process sees the host's cgroup paths.

@@ -269,3 +269,26 @@ fn paths_resolve_from_each_hierarchy_root() {
     shared.remove().unwrap();
     fx.assert_gone();
 }
+
+#[test]
+fn proc_lines_once_placed_rewrite_only_the_layouts_hierarchies() {
+    use super::layout::{Hierarchy, Layout};
+    let h = |controllers: &[&str], at: &str| Hierarchy {
+        controllers: controllers.iter().map(|c| c.to_string()).collect(),
+        mount_point: at.into(),
+        root: "/".into(),
+    };
+    let layout = Layout {
+        v1: vec![
+            h(&["cpuacct", "cpu"], "/sys/fs/cgroup/cpu,cpuacct"),
+            h(&["name=systemd"], "/sys/fs/cgroup/systemd"),
+        ],
+        unified: Some(h(&["hugetlb"], "/sys/fs/cgroup/unified")),
+    };
+    let cg = Cgroup::with_layout(layout, Some("/k/c1".as_ref()), "c1").unwrap();
+    let own = "12:memory:/process_api/x\n4:cpu,cpuacct:/user.slice\n1:name=systemd:/init.scope\n0::/user.slice\n";
+    assert_eq!(
+        cg.proc_lines_once_placed(own),
+        "12:memory:/process_api/x\n4:cpu,cpuacct:/k/c1\n1:name=systemd:/k/c1\n0::/k/c1\n"
+    );
+}

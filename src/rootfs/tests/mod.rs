@@ -30,7 +30,7 @@ fn spec(json: &str) -> Spec {
 fn prepare(
     s: &Spec,
     rootfs: &Path,
-    before_cgroup: &mut dyn FnMut() -> Result<(), String>,
+    before_cgroup: &mut dyn FnMut() -> Result<Option<String>, String>,
 ) -> Result<(), super::RootfsError> {
     let prepared = super::prepare_root(s, rootfs)?;
     super::mount(s, &prepared, super::Trees::default(), before_cgroup)
@@ -190,7 +190,7 @@ fn full_config_with_pivot_root() {
     ));
     assert_eq!(super::validate(&s), Vec::new());
     let res = in_child(CloneFlags::empty(), || {
-        prepare(&s, &rootfs, &mut || Ok(())).map_err(|e| format!("prepare: {e}"))?;
+        prepare(&s, &rootfs, &mut || Ok(None)).map_err(|e| format!("prepare: {e}"))?;
         super::pivot(&s, &rootfs, false).map_err(|e| format!("pivot: {e}"))?;
         super::finalize(&s).map_err(|e| format!("finalize: {e}"))?;
         check_full_container()
@@ -224,7 +224,7 @@ fn no_pivot_moves_root_and_hides_host_proc() {
     ));
     assert!(super::validate_no_pivot(&s).is_empty());
     in_child(CloneFlags::empty(), || {
-        prepare(&s, &rootfs, &mut || Ok(())).map_err(|e| format!("prepare: {e}"))?;
+        prepare(&s, &rootfs, &mut || Ok(None)).map_err(|e| format!("prepare: {e}"))?;
         super::pivot(&s, &rootfs, true).map_err(|e| format!("pivot: {e}"))?;
         super::finalize(&s).map_err(|e| format!("finalize: {e}"))?;
         ensure(Path::new("/bin/busybox").exists(), || {
@@ -257,7 +257,7 @@ fn cgroup_namespace_gets_fresh_hierarchies() {
         base_mounts("")
     ));
     in_child(CloneFlags::CLONE_NEWCGROUP, || {
-        prepare(&s, &rootfs, &mut || Ok(())).map_err(|e| format!("prepare: {e}"))?;
+        prepare(&s, &rootfs, &mut || Ok(None)).map_err(|e| format!("prepare: {e}"))?;
         super::pivot(&s, &rootfs, false).map_err(|e| format!("pivot: {e}"))?;
         super::finalize(&s).map_err(|e| format!("finalize: {e}"))?;
         check_fs("/sys/fs/cgroup", "tmpfs", true)?;
@@ -299,7 +299,7 @@ fn symlinks_cannot_lead_mounts_or_devices_out() {
     );
     let root = rootfs.clone();
     in_child(CloneFlags::empty(), || {
-        prepare(&s, &root, &mut || Ok(())).map_err(|e| format!("prepare: {e}"))?;
+        prepare(&s, &root, &mut || Ok(None)).map_err(|e| format!("prepare: {e}"))?;
         for dest in ["etc/keel-a", "etc/keel-b", "etc"] {
             let path = root.join(dest);
             let m = mount_at(path.to_str().unwrap_or_default())?;
@@ -347,7 +347,7 @@ fn proc_through_symlink_and_bad_options_are_refused() {
         r#"{"ociVersion":"1.2.0","mounts":[{"destination":"/proc","type":"proc","source":"proc"}]}"#,
     );
     let err = in_child(CloneFlags::empty(), || {
-        match prepare(&s, &rootfs, &mut || Ok(())) {
+        match prepare(&s, &rootfs, &mut || Ok(None)) {
             Ok(()) => Ok(()),
             Err(e) => Err(e.to_string()),
         }
@@ -363,7 +363,7 @@ fn proc_through_symlink_and_bad_options_are_refused() {
         tmp.path.display()
     ));
     let err = in_child(CloneFlags::empty(), || {
-        prepare(&s, &rootfs, &mut || Ok(())).map_err(|e| e.to_string())
+        prepare(&s, &rootfs, &mut || Ok(None)).map_err(|e| e.to_string())
     })
     .unwrap_err();
     assert!(
@@ -374,7 +374,7 @@ fn proc_through_symlink_and_bad_options_are_refused() {
         r#"{"ociVersion":"1.2.0","mounts":[{"destination":"/x","type":"bind","source":"/nonexistent/keel"}]}"#,
     );
     let err = in_child(CloneFlags::empty(), || {
-        prepare(&s, &rootfs, &mut || Ok(())).map_err(|e| e.to_string())
+        prepare(&s, &rootfs, &mut || Ok(None)).map_err(|e| e.to_string())
     })
     .unwrap_err();
     assert!(
@@ -403,7 +403,7 @@ fn root_propagation_is_applied_after_pivot() {
             "linux":{{"rootfsPropagation":"{value}"}}}}"#
         ));
         in_child(CloneFlags::empty(), || {
-            prepare(&s, &rootfs, &mut || Ok(())).map_err(|e| format!("prepare: {e}"))?;
+            prepare(&s, &rootfs, &mut || Ok(None)).map_err(|e| format!("prepare: {e}"))?;
             super::pivot(&s, &rootfs, false).map_err(|e| format!("pivot: {e}"))?;
             let root = mount_at("/")?;
             let found = |m: &str| root.optional.iter().any(|o| o.starts_with(m));
@@ -432,7 +432,7 @@ fn finalize_without_proc_mounts_by_path() {
         "linux":{"maskedPaths":["/sys/firmware","/sys/kernel/notes","/proc/kcore"],"readonlyPaths":["/sys/kernel"]}}"#,
     );
     in_child(CloneFlags::empty(), || {
-        prepare(&s, &rootfs, &mut || Ok(())).map_err(|e| format!("prepare: {e}"))?;
+        prepare(&s, &rootfs, &mut || Ok(None)).map_err(|e| format!("prepare: {e}"))?;
         super::pivot(&s, &rootfs, false).map_err(|e| format!("pivot: {e}"))?;
         super::finalize(&s).map_err(|e| format!("finalize: {e}"))?;
         let ro = |p: &str| {
