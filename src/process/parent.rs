@@ -373,6 +373,17 @@ fn forward_listener(opts: &CreateOptions, st: &State, fd: i32) -> Result<(), Cre
 /// When placing or talking to the init fails, it has usually died, and its
 /// own message says why: prefer that to our symptom of it.
 fn init_reason(from_init: &Receiver<InitMsg>) -> Option<CreateError> {
+    // Only a message already sent: an init still waiting for Placed says
+    // nothing, and would wait as long as we did.
+    let mut poll = libc::pollfd {
+        fd: from_init.raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one pollfd, no timeout.
+    if unsafe { libc::poll(&mut poll, 1, 0) } != 1 {
+        return None;
+    }
     match from_init.recv() {
         Ok(InitMsg::Failed(msg)) | Ok(InitMsg::HookFailed(msg)) => Some(CreateError::Init(msg)),
         _ => None,

@@ -218,3 +218,26 @@ fn no_cgroups_path_means_keel_slash_id() {
     // The parent keel chose goes with its last container.
     assert_no_cgroup("/keel");
 }
+
+#[test]
+fn a_cgroup_that_cannot_take_the_init_fails_create_promptly() {
+    // cgroup2 keeps processes out of a cgroup that gives controllers to its
+    // children: the init's placement fails (EBUSY) while the init waits to
+    // be placed. create must report that, not wait for the init forever.
+    let root = cg_dir("unified", "/");
+    let Some(ctrl) = fs::read_to_string(root.join("cgroup.subtree_control"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+    else {
+        eprintln!("skipped: no cgroup2 controller to enable");
+        return;
+    };
+    let mut sb = Sandbox::new("cg_busy");
+    let id = sb.id.clone();
+    for path in ["/keel-test".to_string(), cgroup_path(&id)] {
+        let dir = cg_dir("unified", &path);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("cgroup.subtree_control"), format!("+{ctrl}")).unwrap();
+    }
+    sb.create_fails_cleanly(&id, &["cgroup.procs"]);
+}
