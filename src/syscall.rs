@@ -134,11 +134,9 @@ pub fn cloexec_by_fcntl(first: u32) -> io::Result<()> {
             return Err(io::Error::last_os_error());
         }
         let end = limit.rlim_cur.min(1 << 20) as libc::c_int;
+        // FD_CLOEXEC is the only fd flag: one call a slot.
         for fd in first as libc::c_int..end {
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
-                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
-            }
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
         }
     }
     Ok(())

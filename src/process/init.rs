@@ -159,10 +159,13 @@ fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
     if !placed {
         enter_cgroup(ctx)?;
     }
+    // Before the process's limits and seccomp filter: a lower RLIMIT_NOFILE
+    // would bound the sweep's fallback, and the filter may refuse
+    // close_range. What prepare_process opens is close-on-exec already.
+    settings::pass_fds(opts.preserve_fds)?;
     let program = process
         .map(|p| prepare_process(ctx, p, &proc))
         .transpose()?;
-    settings::pass_fds(opts.preserve_fds)?;
     Ok(Ready { fifo, fds, program })
 }
 
@@ -274,8 +277,10 @@ fn prepare_rootfs(ctx: &InitContext) -> Result<bool, InitError> {
     // A failed wait comes back as RootfsError::BeforeCgroup, which says
     // before which mount it was.
     rootfs::mount(spec, &prepared, trees, &mut || {
-        if let Some(lines) = placed_cgroup_lines(ctx).filter(|_| !ctx.plan.unshare_cgroup) {
-            return Ok(Some(lines));
+        if !ctx.plan.unshare_cgroup {
+            if let Some(lines) = placed_cgroup_lines(ctx) {
+                return Ok(Some(lines));
+            }
         }
         entered = true;
         enter_cgroup(ctx).map(|()| None).map_err(|e| e.to_string())

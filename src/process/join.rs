@@ -290,6 +290,8 @@ fn setup(
     if let Some(socket) = console {
         settings::terminal(socket, process, false)?;
     }
+    // Before the limits and the filter, as in the init.
+    settings::pass_fds(opts.preserve_fds)?;
     settings::apply_limits(process, None)?;
     settings::exec_labels(process, None)?;
     super::linux_attrs::apply_each(opts.personality, opts.memory_policy)?;
@@ -302,7 +304,6 @@ fn setup(
     if let Some(listener) = early.or(late) {
         hand_over_listener(listener, go, tx)?;
     }
-    settings::pass_fds(opts.preserve_fds)?;
     Ok(program)
 }
 
