@@ -37,8 +37,8 @@ static WRITER: Mutex<Option<JoinHandle<()>>> = Mutex::new(None);
 
 /// Start the grace period if this call may move a process in a v1
 /// hierarchy: as root, on a host that has one. Nothing happens when there
-/// is nothing to gain or the thread cannot be made (create then waits at
-/// the cgroup's placement, as without this).
+/// is nothing to gain or the thread cannot be made (exec then waits at the
+/// new process's placement, as without this).
 pub fn start() {
     if !nix::unistd::geteuid().is_root() {
         return;
@@ -70,8 +70,8 @@ pub fn start() {
     }
 }
 
-/// Wait for the writer `start` made, if any: before the container's cgroup
-/// is made, and before anything forks or re-executes keel.
+/// Wait for the writer `start` made, if any: before anything forks or
+/// re-executes keel.
 pub fn finish() {
     let handle = WRITER.lock().ok().and_then(|mut slot| slot.take());
     if let Some(handle) = handle {
@@ -87,9 +87,7 @@ pub fn own_procs_file(layout: &Layout, own: &str) -> Option<PathBuf> {
     for line in own.lines() {
         let mut parts = line.splitn(3, ':');
         let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        let mut names: Vec<&str> = controllers.split(',').collect();
-        names.sort_unstable();
-        let Some(h) = layout.v1.iter().find(|h| h.controllers == names) else {
+        let Some(h) = layout.v1_of_line(controllers) else {
             continue;
         };
         let Ok(rel) = std::path::Path::new(path).strip_prefix(&h.root) else {

@@ -210,17 +210,9 @@ impl Cgroup {
     /// placed: every hierarchy of the layout shows the container's path.
     pub fn proc_lines_once_placed(&self, own: &str) -> String {
         let path = self.path.to_string_lossy();
-        let placed = |controllers: &str| {
-            if controllers.is_empty() {
-                return self.layout.unified.is_some();
-            }
-            let mut names: Vec<&str> = controllers.split(',').collect();
-            names.sort_unstable();
-            self.layout.v1.iter().any(|h| {
-                let mut theirs: Vec<&str> = h.controllers.iter().map(String::as_str).collect();
-                theirs.sort_unstable();
-                theirs == names
-            })
+        let placed = |controllers: &str| match controllers {
+            "" => self.layout.unified.is_some(),
+            _ => self.layout.v1_of_line(controllers).is_some(),
         };
         let mut out = String::with_capacity(own.len());
         for line in own.lines() {

@@ -280,7 +280,7 @@ fn proc_lines_once_placed_rewrite_only_the_layouts_hierarchies() {
     };
     let layout = Layout {
         v1: vec![
-            h(&["cpuacct", "cpu"], "/sys/fs/cgroup/cpu,cpuacct"),
+            h(&["cpu", "cpuacct"], "/sys/fs/cgroup/cpu,cpuacct"),
             h(&["name=systemd"], "/sys/fs/cgroup/systemd"),
         ],
         unified: Some(h(&["hugetlb"], "/sys/fs/cgroup/unified")),
