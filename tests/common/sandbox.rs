@@ -406,7 +406,7 @@ fn remove_cgroup(rel: &str) {
 
 /// The directories of cgroup `rel` (relative to each hierarchy's root)
 /// that exist in any mounted hierarchy.
-fn cgroup_dirs(rel: &str) -> Vec<PathBuf> {
+pub fn cgroup_dirs(rel: &str) -> Vec<PathBuf> {
     let Ok(hierarchies) = fs::read_dir("/sys/fs/cgroup") else {
         return Vec::new();
     };

@@ -70,16 +70,10 @@ pub fn wait_in_dir(dir: &Path, cond: impl Fn() -> bool, what: &str) {
     }
 }
 
-/// Cgroup directories of container `id` in any hierarchy.
+/// Cgroup directories of container `id` in any hierarchy (a pure cgroup2
+/// host's one included).
 pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
-    let Ok(hierarchies) = fs::read_dir("/sys/fs/cgroup") else {
-        return Vec::new();
-    };
-    hierarchies
-        .flatten()
-        .map(|h| h.path().join("keel-test").join(id))
-        .filter(|p| p.is_dir())
-        .collect()
+    crate::common::sandbox::cgroup_dirs(&format!("keel-test/{id}"))
 }
 
 /// Nothing of container `id` is left: no state dir, no init (by pid), no
