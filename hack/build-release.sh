@@ -31,7 +31,7 @@ flags="-C target-feature=+crt-static -C relocation-model=static"
 profile_flags() {
 	local pgo=$target/pgo profdata=llvm-profdata-$llvm phase
 	. hack/lib/pkg.sh
-	ensure_packages "llvm-$llvm" >&2 || return 1
+	ensure_packages "llvm-$llvm:$profdata" python3:python3 >&2 || return 1
 	# The instrumented build links glibc dynamically: its profiling runtime
 	# keeps nix's termios wrappers, whose versioned glibc symbols a static
 	# link cannot resolve. The code the profile describes is the same.
@@ -44,12 +44,12 @@ profile_flags() {
 	done
 	"$profdata" merge -o "$pgo/keel.profdata" "$pgo"/{light,create,other}.profdata || return 1
 	# Instrumented names of file-local functions carry their unit's name.
-	{
-		"$profdata" show --covered "$pgo/light.profdata"
-		cat hack/pgo/libc-hot.txt
-		"$profdata" show --covered "$pgo/create.profdata"
-		"$profdata" show --covered "$pgo/other.profdata"
-	} | sed 's/^.*;//' | awk '!seen[$0]++' > "$pgo/order.txt" || return 1
+	for phase in light create other; do
+		"$profdata" show --covered "$pgo/$phase.profdata" | sed 's/^.*;//' \
+			> "$pgo/$phase.txt" || return 1
+	done
+	cat "$pgo/light.txt" hack/pgo/libc-hot.txt "$pgo/create.txt" "$pgo/other.txt" |
+		awk '!seen[$0]++' > "$pgo/order.txt" || return 1
 	rm -rf "$pgo/raw"
 	echo "-C profile-use=$pgo/keel.profdata" \
 		"-C link-arg=-Wl,--symbol-ordering-file=$pgo/order.txt" \

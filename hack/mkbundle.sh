@@ -28,7 +28,7 @@ fi
 # The rootfs must not depend on host libraries, so only the static build will do.
 busybox=/bin/busybox
 . "$repo/hack/lib/pkg.sh"
-ensure_packages busybox-static
+ensure_packages busybox-static python3:python3
 
 [ -e "$dir/config.json" ] && { echo "$0: $dir/config.json already exists" >&2; exit 1; }
 rootfs=$dir/rootfs

@@ -19,7 +19,7 @@ ensure_packages gdb busybox-static
 
 work=$(mktemp -d /run/keel-libc-hot.XXXXXX)
 root=$work/state
-trap '"$keel" --root "$root" delete --force c >/dev/null 2>&1 || true; rm -rf "$work"; rmdir /sys/fs/cgroup/*/keel-libc-hot-$$ 2>/dev/null || true' EXIT
+trap '"$keel" --root "$root" delete --force c >/dev/null 2>&1 || true; rm -rf "$work"; rmdir /sys/fs/cgroup/*/keel-libc-hot-$$ /sys/fs/cgroup/keel-libc-hot-$$ 2>/dev/null || true' EXIT
 "$here/../mkbundle.sh" "$work/bundle" "$keel" >/dev/null
 python3 - "$work/bundle/config.json" "/keel-libc-hot-$$" <<'PY'
 import json, sys

@@ -23,7 +23,8 @@ cleanup() {
 	for id in $(ls "$root" 2>/dev/null); do
 		"$keel" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
 	done
-	for dir in /sys/fs/cgroup/*"$cgroup" /sys/fs/cgroup/*/"$cgroup"; do
+	# Each v1 hierarchy's, and a pure cgroup2 host's one at /sys/fs/cgroup.
+	for dir in /sys/fs/cgroup/*"$cgroup" /sys/fs/cgroup"$cgroup"; do
 		[ -d "$dir" ] || continue
 		find "$dir" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null || true
 		rmdir "$dir" 2>/dev/null || true
