@@ -48,6 +48,11 @@ pub struct Plan {
     /// be written before any process is in it, and a clone would put the
     /// init there at once. The init's exec enters it.
     pub unshare_time: bool,
+    /// A new network namespace is made by the init, not by the clone, when
+    /// nothing needs it at the clone: making one takes about a millisecond
+    /// (loopback, per-namespace sysctls), which then overlaps the grace
+    /// period of the init's cgroup placement instead of preceding it.
+    pub unshare_net: bool,
 }
 
 impl Plan {
@@ -132,6 +137,7 @@ pub fn plan(spec: &Spec) -> Result<Plan, NamespaceError> {
         joins: Vec::new(),
         unshare_cgroup: false,
         unshare_time: false,
+        unshare_net: false,
     };
     for (index, ns) in list(spec).iter().enumerate() {
         match ns.path() {
@@ -147,7 +153,24 @@ pub fn plan(spec: &Spec) -> Result<Plan, NamespaceError> {
     // Stable: the rest keep the config's order.
     plan.joins
         .sort_by_key(|j| j.kind != LinuxNamespaceType::User);
+    if net_can_wait(&plan, spec) {
+        plan.clone_flags &= !libc::CLONE_NEWNET;
+        plan.unshare_net = true;
+    }
     Ok(plan)
+}
+
+/// Whether the init may make its new network namespace itself, right
+/// after the clone. Not with a user namespace, which must own it and whose
+/// maps come later; not with `linux.netDevices`, which the parent moves
+/// into the init's network namespace as soon as the init exists.
+fn net_can_wait(plan: &Plan, spec: &Spec) -> bool {
+    let devices = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.net_devices().as_ref())
+        .is_some_and(|d| !d.is_empty());
+    plan.clone_flags & libc::CLONE_NEWNET != 0 && !plan.user_ns() && !devices
 }
 
 fn open_join(label: String, kind: LinuxNamespaceType, path: &Path) -> Result<Join, NamespaceError> {
@@ -344,4 +367,34 @@ fn read_full(fd: &std::os::fd::OwnedFd, buf: &mut [u8]) -> usize {
         }
     }
     got
+}
+
+#[cfg(test)]
+mod tests {
+    fn plan_of(linux: &str) -> super::Plan {
+        let doc = format!(r#"{{"ociVersion": "1.0.2", "linux": {linux}}}"#);
+        let spec: oci_spec::runtime::Spec = serde_json::from_str(&doc).unwrap();
+        super::plan(&spec).unwrap()
+    }
+
+    #[test]
+    fn the_init_makes_the_network_namespace_when_nothing_needs_it_at_the_clone() {
+        let plan = plan_of(r#"{"namespaces": [{"type": "pid"}, {"type": "network"}]}"#);
+        assert!(plan.unshare_net);
+        assert_eq!(plan.clone_flags, libc::CLONE_NEWPID);
+    }
+
+    #[test]
+    fn a_user_namespace_or_net_devices_keep_the_network_namespace_in_the_clone() {
+        let with_user = plan_of(r#"{"namespaces": [{"type": "user"}, {"type": "network"}]}"#);
+        assert!(!with_user.unshare_net);
+        assert_ne!(with_user.clone_flags & libc::CLONE_NEWNET, 0);
+        let with_devices = plan_of(
+            r#"{"namespaces": [{"type": "network"}], "netDevices": {"eth7": {}}}"#,
+        );
+        assert!(!with_devices.unshare_net);
+        assert_ne!(with_devices.clone_flags & libc::CLONE_NEWNET, 0);
+        let without = plan_of(r#"{"namespaces": [{"type": "pid"}]}"#);
+        assert!(!without.unshare_net);
+    }
 }

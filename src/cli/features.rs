@@ -1,11 +1,13 @@
 //! `keel features`: runtime-spec's Features structure (features.md).
 //!
-//! Nothing here is a second list of what keel supports. Each claim is
-//! either read from the table the code itself uses (mount options, hook
-//! kinds) or found by putting a config that uses the feature through the
-//! same validation `create` runs, so a claim cannot drift from behaviour:
-//! a namespace or a cgroup feature is claimed exactly when `create` would
-//! accept a config asking for it on this host. AppArmor and SELinux are
+//! Nothing here is a second list of what keel supports that could drift
+//! from behaviour. Each claim is read from the table the code itself uses
+//! (mount options, hook kinds), or found by putting a config that uses the
+//! feature through the same validation `create` runs (a namespace or a
+//! cgroup feature is claimed exactly when `create` would accept a config
+//! asking for it on this host), or, where the answer cannot depend on the
+//! host (the seccomp actions, operators, architectures and flags), listed
+//! here and checked by unit tests against the compiler `create` uses. AppArmor and SELinux are
 //! the exception the spec makes: their `enabled` says whether keel
 //! implements the LSM, "irrelevant to the availability" of it on the host
 //! (features-linux.md); keel applies both (src/lsm/) wherever the host has

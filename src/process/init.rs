@@ -125,6 +125,10 @@ fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
     if !ctx.plan.joins_before_clone() {
         join_namespaces(ctx.plan)?;
     }
+    if ctx.plan.unshare_net {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(|e| sys("unshare the network namespace")(e.into()))?;
+    }
     if ctx.plan.unshare_time {
         crate::timens::unshare(spec)?;
     }

@@ -1,7 +1,9 @@
 //! The create-time process chain: how `keel create` builds a container.
 //!
 //! Two processes take part. `keel create` (the *parent*) forks the container
-//! *init* with one `clone` that creates every new namespace at once; the
+//! *init* with one `clone` that creates the new namespaces (except those
+//! the init makes itself, later, for a reason: cgroup, time, and a network
+//! namespace nothing needs at the clone); the
 //! init is a fork, not a re-exec, of keel, so no binary is copied or run
 //! again. Two typed channels (SOCK_SEQPACKET socketpairs) connect them, and
 //! the exec fifo in the state directory carries `start`.
@@ -33,7 +35,10 @@
 //!  uid_map, gid_map (else fail)
 //!                      ───── Mapped ──────────▶ (any user ns: waits for it)
 //!                                               setns into joined namespaces
-//!                                               (a new time namespace: unshare, write
+//!                                               (a new network namespace, when no user
+//!                                               ns or netDevices need it at the clone:
+//!                                               unshare, overlapping the placement;
+//!                                               a new time namespace: unshare, write
 //!                                               timens_offsets; exec enters it)
 //!                                               setresuid/gid(0): root of the user ns
 //!                                               propagation, rootfs bound on itself;
