@@ -37,6 +37,26 @@ fn process_is_pid_1_of_its_own_namespace() {
 }
 
 #[test]
+fn each_new_namespace_is_the_containers_own() {
+    // Whether a namespace comes from the clone or, like the network one,
+    // from the init's own unshare, the process must end up in a new one:
+    // not the host's, and a network namespace with nothing but loopback.
+    let kinds = ["net", "ipc", "uts", "mnt", "pid"];
+    let script = format!(
+        "for ns in {}; do readlink /proc/self/ns/$ns; done; cut -d: -f1 /proc/net/dev | tail -n +3",
+        kinds.join(" ")
+    );
+    let out = inside("own_namespaces", &script, |_| {});
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), kinds.len() + 1, "{out}");
+    for (kind, link) in kinds.iter().zip(&lines) {
+        let host = fs::read_link(format!("/proc/self/ns/{kind}")).unwrap();
+        assert_ne!(*link, host.to_string_lossy(), "{kind} is the host's");
+    }
+    assert_eq!(lines[kinds.len()].trim(), "lo", "{out}");
+}
+
+#[test]
 fn hostname_comes_from_the_config() {
     let out = inside("hostname", "hostname", |sb| {
         sb.bundle.hostname("keel-box");
