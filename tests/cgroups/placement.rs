@@ -26,13 +26,9 @@ fn the_init_is_in_its_cgroup_before_it_runs() {
     assert_placed(init, &cgroup_path(&id));
 }
 
-/// Give the container its own cgroup namespace and runc's default read-only
-/// cgroup mount at /sys/fs/cgroup (the harness drops that mount).
-fn own_cgroup_view(bundle: &mut Bundle) {
-    // `spec` already gives one on a pure v2 host, as runc's does.
-    bundle
-        .remove_namespace("cgroup")
-        .push("/linux/namespaces", json!({"type": "cgroup"}));
+/// Give the container runc's default read-only cgroup mount at
+/// /sys/fs/cgroup (the harness drops that mount).
+fn cgroup_mount(bundle: &mut Bundle) {
     bundle.push(
         "/mounts",
         json!({
@@ -44,6 +40,26 @@ fn own_cgroup_view(bundle: &mut Bundle) {
     );
 }
 
+/// Give the container its own cgroup namespace and the cgroup mount.
+fn own_cgroup_view(bundle: &mut Bundle) {
+    // `spec` already gives one on a pure v2 host, as runc's does.
+    bundle
+        .remove_namespace("cgroup")
+        .push("/linux/namespaces", json!({"type": "cgroup"}));
+    cgroup_mount(bundle);
+}
+
+/// The container's memory limit as it sees it through its cgroup mount.
+/// Read only: should the mount show the wrong cgroup, on v1 it could be
+/// the test process's own memory cgroup, which must not be written.
+fn memory_limit_file() -> &'static str {
+    if pure_v2() {
+        "/sys/fs/cgroup/memory.max"
+    } else {
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+    }
+}
+
 #[test]
 fn in_its_own_cgroup_namespace_the_container_sees_its_cgroup_as_root() {
     let mut sb = Sandbox::new("cg_namespace");
@@ -51,13 +67,7 @@ fn in_its_own_cgroup_namespace_the_container_sees_its_cgroup_as_root() {
     sb.bundle
         .set("/linux/resources/memory/limit", json!(48 * MIB));
     own_cgroup_view(&mut sb.bundle);
-    // Reads only: should the view be wrong, /sys/fs/cgroup/memory could be
-    // the test process's own memory cgroup, which must not be written.
-    let limit_file = if pure_v2() {
-        "/sys/fs/cgroup/memory.max"
-    } else {
-        "/sys/fs/cgroup/memory/memory.limit_in_bytes"
-    };
+    let limit_file = memory_limit_file();
     sb.bundle.sh(&format!(
         "cat /proc/self/cgroup > /shared/cgroup; \
          cat {limit_file} > /shared/limit; echo done > /shared/done"
@@ -86,14 +96,10 @@ fn without_a_cgroup_namespace_the_cgroup_mount_binds_the_containers_cgroup() {
     let mut done = sb.fifo("done");
     sb.bundle
         .set("/linux/resources/memory/limit", json!(40 * MIB));
-    own_cgroup_view(&mut sb.bundle);
+    // `spec` gives a pure v2 host one; this test wants none.
     sb.bundle.remove_namespace("cgroup");
-    // Reads only, as above.
-    let limit_file = if pure_v2() {
-        "/sys/fs/cgroup/memory.max"
-    } else {
-        "/sys/fs/cgroup/memory/memory.limit_in_bytes"
-    };
+    cgroup_mount(&mut sb.bundle);
+    let limit_file = memory_limit_file();
     sb.bundle.sh(&format!(
         "cat {limit_file} > /shared/limit; echo done > /shared/done"
     ));
