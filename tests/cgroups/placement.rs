@@ -2,11 +2,11 @@
 //! it sees in its own cgroup namespace, `exec`'d processes, and how
 //! `linux.cgroupsPath` is resolved.
 
-use crate::common::{Bundle, Sandbox};
+use crate::common::{Bundle, ExtraCgroups, Sandbox};
 use crate::keel_only;
 use crate::support::{
-    assert_no_cgroup, assert_placed, cg_dir, cgroup_path, cgroup_procs, hierarchies,
-    parse_cgroup_lines, proc_cgroup, pure_v2, shared_file, start, MIB,
+    assert_no_cgroup, assert_placed, cg_dir, cgroup_path, cgroup_procs, parse_cgroup_lines,
+    proc_cgroup, pure_v2, shared_file, start, MIB,
 };
 use serde_json::json;
 use std::fs;
@@ -147,25 +147,6 @@ fn a_detached_exec_process_is_in_the_containers_cgroup() {
     assert!(cgroup_procs(&id).contains(&pid));
 }
 
-/// Cgroup paths outside the harness's /keel-test that a test made (through
-/// the runtime), removed on drop in order if still there and empty: a
-/// container's directory before its parent. Declared before the sandbox,
-/// it drops after it, once the containers are deleted.
-#[derive(Default)]
-struct ExtraCgroups(Vec<String>);
-
-impl Drop for ExtraCgroups {
-    fn drop(&mut self) {
-        for path in &self.0 {
-            // Only keel's own names; never the machine's process_api.
-            assert!(path.starts_with("/keel") && !path.contains("process_api"));
-            for h in hierarchies() {
-                let _ = fs::remove_dir(cg_dir(&h, path));
-            }
-        }
-    }
-}
-
 /// Create container `id` with `linux.cgroupsPath` set to `path`, or
 /// without one for None (the harness would set /keel-test/ID).
 fn create_with_cgroups_path(sb: &mut Sandbox, id: &str, path: Option<&str>) {
@@ -190,7 +171,7 @@ fn a_relative_cgroups_path_starts_at_each_hierarchys_root() {
     let mut sb = Sandbox::new("cg_relative");
     let id = sb.id.clone();
     let rel = format!("keel-test-rel/{id}");
-    extra.0 = vec![format!("/{rel}"), "/keel-test-rel".to_string()];
+    extra.add(format!("/{rel}")).add("/keel-test-rel");
     create_with_cgroups_path(&mut sb, &id, Some(&rel));
     // The same path in every hierarchy, memory included, where the test
     // process itself sits below the root.
@@ -207,11 +188,10 @@ fn no_cgroups_path_means_keel_slash_id() {
     let mut extra = ExtraCgroups::default();
     let mut sb = Sandbox::new("cg_default_path");
     let (missing, empty) = (sb.id.clone(), sb.other_id("empty"));
-    extra.0 = vec![
-        format!("/keel/{missing}"),
-        format!("/keel/{empty}"),
-        "/keel".to_string(),
-    ];
+    extra
+        .add(format!("/keel/{missing}"))
+        .add(format!("/keel/{empty}"))
+        .add("/keel");
     create_with_cgroups_path(&mut sb, &missing, None);
     create_with_cgroups_path(&mut sb, &empty, Some(""));
     for id in [&missing, &empty] {
