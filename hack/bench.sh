@@ -7,11 +7,15 @@
 #       SCALE       keel's list/state scaling counts, e.g. 1,100,1000
 #                   (default: skipped)
 #
-# Times `run /bin/true` (also with podman's default seccomp profile), `create`, `start`, `state`, `kill`, `delete` and
-# `delete --force` of a running container for each runtime, paired and
-# rotated (hack/bench.py), with the peak RSS of each command; then 100
-# containers created, started and force-deleted 8 at a time. Prints medians
-# and the ratios keel/runc and keel/crun.
+# Times `run /bin/true` (also with podman's default seccomp profile),
+# `create`, `start`, `state`, `kill`, `delete` and `delete --force` of a
+# running container for each runtime, with the CPU time and peak RSS of
+# each command. Each iteration runs them for every runtime back to back,
+# in an order that goes through every permutation of the runtimes in turn
+# (hack/bench.py), so that each follows each other equally often. Then
+# PARALLEL containers created, started and force-deleted 8 at a time, in 3
+# rounds whose runtime order is rotated. Prints medians and the ratios
+# keel/runc and keel/crun.
 # KEEL_BIN=path benchmarks that binary instead of building keel as shipped
 # (hack/build-release.sh).
 set -euo pipefail
@@ -23,7 +27,8 @@ scale=${3:-}
 [ "$(id -u)" -eq 0 ] || { echo "hack/bench.sh: run it as root (sudo)" >&2; exit 1; }
 
 . hack/lib/pkg.sh
-ensure_packages runc:runc crun:crun busybox-static python3:python3 gcc:gcc libc6-dev
+# cc builds the maxrss launcher below.
+ensure_packages runc:runc crun:crun busybox-static python3:python3 gcc:cc libc6-dev
 
 if [ -z "${KEEL_BIN:-}" ]; then
 	KEEL_BIN=$(hack/build-release.sh)

@@ -2,10 +2,11 @@
 //! process added with `exec` run confined by the profile, whose deny rule
 //! holds, and a profile that is not loaded is refused with one line.
 //!
-//! It needs a kernel with AppArmor enabled, securityfs mounted and
-//! `apparmor_parser` (apt package `apparmor`) to load a test profile; this
-//! project's hosts have no AppArmor, so it is skipped there, saying why,
-//! and runs in the test VM: `hack/vm/test-cgroups.sh --suites apparmor`.
+//! It needs a kernel with AppArmor enabled and, for the tests that load a
+//! profile, securityfs mounted and `apparmor_parser` (apt package
+//! `apparmor`); this project's hosts have no AppArmor, so it is skipped
+//! there, saying why, and runs in the test VM:
+//! `hack/vm/test-cgroups.sh --suites apparmor`.
 //! Each profile it loads is removed again when the test ends.
 
 mod common;
@@ -16,12 +17,20 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Why AppArmor profiles cannot be loaded here, if they cannot.
-fn unavailable() -> Option<String> {
+/// Why AppArmor does not confine processes here, if it does not: all
+/// keel itself needs (it switches profiles through /proc, without
+/// securityfs or apparmor_parser).
+fn disabled() -> Option<String> {
     let enabled = fs::read_to_string("/sys/module/apparmor/parameters/enabled")
         .is_ok_and(|s| s.trim() == "Y");
-    if !enabled {
-        return Some("AppArmor is not enabled in this kernel".into());
+    (!enabled).then(|| "AppArmor is not enabled in this kernel".into())
+}
+
+/// Why a test profile cannot be loaded here, if it cannot: AppArmor on,
+/// securityfs mounted and apparmor_parser installed.
+fn unavailable() -> Option<String> {
+    if let Some(why) = disabled() {
+        return Some(why);
     }
     if !Path::new("/sys/kernel/security/apparmor/.replace").exists() {
         return Some("securityfs is not mounted at /sys/kernel/security".into());
@@ -32,9 +41,11 @@ fn unavailable() -> Option<String> {
     None
 }
 
-macro_rules! needs_apparmor {
-    () => {
-        if let Some(why) = unavailable() {
+/// Return early from a test, saying why, when `$why` (`disabled()` or
+/// `unavailable()`) names something missing.
+macro_rules! skip_for {
+    ($why:expr) => {
+        if let Some(why) = $why {
             eprintln!("skipped: {why}");
             return;
         }
@@ -127,7 +138,7 @@ fn label_of(pid: i32) -> String {
 
 #[test]
 fn init_and_exec_run_under_the_profile() {
-    needs_apparmor!();
+    skip_for!(unavailable());
     let mut sb = sandbox("apparmor_confined");
     let profile = Profile::load(&sb);
     sb.bundle
@@ -155,7 +166,7 @@ fn init_and_exec_run_under_the_profile() {
 
 #[test]
 fn a_foreground_run_is_confined() {
-    needs_apparmor!();
+    skip_for!(unavailable());
     let mut sb = sandbox("apparmor_run");
     let profile = Profile::load(&sb);
     sb.bundle
@@ -167,7 +178,8 @@ fn a_foreground_run_is_confined() {
 
 #[test]
 fn a_profile_that_is_not_loaded_is_refused() {
-    needs_apparmor!();
+    // Loads nothing: AppArmor itself refuses the unknown name.
+    skip_for!(disabled());
     keel_only!();
     let mut sb = Sandbox::new("apparmor_missing");
     let name = format!("keel-test-{}-not-loaded", sb.name);

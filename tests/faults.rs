@@ -13,7 +13,7 @@ mod common;
 mod faults_support;
 
 use common::sys::{wait_pid_gone, PidFd};
-use common::{Runtime, Sandbox, Spawned, TIMEOUT};
+use common::{ExtraCgroups, Runtime, Sandbox, Spawned, TIMEOUT};
 use faults_support::{
     assert_container_gone, cgroup_dirs, kill_runtime, open_in_thread, wait_in_dir, TmpfsGuard,
 };
@@ -258,15 +258,18 @@ fn a_damaged_state_file_with_a_cgroup_named_otherwise_force_deletes_all() {
         ("fault_cg_garbage", garbage),
     ];
     for (test, damage) in damages {
-        // Declared before the sandbox, so it goes after it: a cgroup keel
-        // left is empty by then.
-        let mut leftover = LeafGuard(None);
+        // The sandbox removes /keel-test/ID only, which a leaf keel left
+        // would keep. Declared before the sandbox, so it goes after it: a
+        // cgroup keel left is empty by then.
+        let mut leftover = ExtraCgroups::default();
         let mut sb = Sandbox::new(test);
         sb.bundle.args(&["sleep", "1000"]);
         let id = sb.id.clone();
         sb.prepare(&id);
         let leaf = format!("{id}/ctr");
-        leftover.0 = Some(leaf.clone());
+        leftover
+            .add(format!("/keel-test/{leaf}"))
+            .add(format!("/keel-test/{id}"));
         sb.bundle
             .set("/linux/cgroupsPath", json!(format!("/keel-test/{leaf}")));
         sb.bundle.save();
@@ -288,23 +291,6 @@ fn a_damaged_state_file_with_a_cgroup_named_otherwise_force_deletes_all() {
         );
         assert!(!sb.state_dir(&id).exists(), "{test}: state dir left behind");
         sb.assert_no_process_or_mount();
-    }
-}
-
-/// rmdir the cgroup `keel-test/<leaf>` and its parent in every hierarchy,
-/// should the runtime leave them (the sandbox removes `keel-test/<id>`
-/// only, which the leaf would keep).
-struct LeafGuard(Option<String>);
-
-impl Drop for LeafGuard {
-    fn drop(&mut self) {
-        let Some(leaf) = &self.0 else { return };
-        for dir in cgroup_dirs(leaf) {
-            let _ = fs::remove_dir(&dir);
-            if let Some(parent) = dir.parent() {
-                let _ = fs::remove_dir(parent);
-            }
-        }
     }
 }
 

@@ -501,8 +501,7 @@ fn a_failed_create_moves_net_devices_back_to_the_host() {
             .set("/linux/netDevices", json!({ &veth.peer: {"name": "eth7"} }))
             .sh_hook("createRuntime", "exit 1");
         let id = sb.id.clone();
-        sb.try_create(&id, &[]).assert_failed();
-        sb.assert_nothing_left(&id);
+        sb.create_fails_cleanly(&id, &["createRuntime"]);
         assert!(
             Veth::exists(&veth.peer),
             "joined {joined}: {} not back on the host",

@@ -33,8 +33,11 @@ done
 IFS=, read -r -a tests <<<"$suites"
 
 # tests/apparmor.rs loads its test profile with apparmor_parser, which the
-# guest runs from the host's /usr. The package is inert on this project's
-# hosts, whose kernel has no AppArmor; nothing here starts its service.
+# guest runs from the host's /usr: the package is installed here, on the
+# host. Unlike the engines' daemons (integration/lib/setup.sh) it needs no
+# policy-rc.d guard: its maintainer scripts enable the apparmor unit but
+# never start it (no invoke-rc.d), and reload profiles only where AppArmor
+# is on, which this project's hosts' kernel does not have.
 # A removed apparmor whose config was kept counts as missing (pkg.sh):
 # without apparmor_parser the AppArmor tests would skip silently.
 if [[ ",$suites," == *,apparmor,* ]]; then

@@ -9,11 +9,13 @@
 //! - `sandbox`: one test's directories and containers, removed on drop.
 //! - `sys`: waiting on processes and fifos without sleeping; leftover scans.
 //! - `tty`, `userns`: console sockets; containers in a new user namespace.
+//! - `cgroup_guard`: removing cgroups a test made outside /keel-test/ID.
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code, unused_imports)]
 
 pub mod bundle;
+pub mod cgroup_guard;
 pub mod runtime;
 pub mod sandbox;
 pub mod sys;
@@ -21,6 +23,7 @@ pub mod tty;
 pub mod userns;
 
 pub use bundle::Bundle;
+pub use cgroup_guard::ExtraCgroups;
 pub use runtime::{Output, Runtime, Spawned};
 pub use sandbox::Sandbox;
 pub use sys::Fifo;
