@@ -92,6 +92,8 @@ struct MovedDevice {
     /// Its index in the container, or (0, its name there) until known.
     inside: (i32, Option<String>),
     addrs: Vec<Addr>,
+    /// Whether it was up on the host (moving takes a device down).
+    up: bool,
 }
 
 /// The devices a create moved into the container's network namespace,
@@ -153,9 +155,10 @@ impl Moved {
     /// set it up.
     fn move_in(&mut self, s: &mut Sockets, name: &str, new_name: &str) -> Result<(), NetDevError> {
         let Sockets { host, inside } = s;
-        let (index, _) = host
+        let link = host
             .link(0, Some(name))
             .map_err(error(name, "find the interface on the host"))?;
+        let index = link.index;
         let addrs = host
             .addresses(index)
             .map_err(error(name, "list its addresses"))?;
@@ -179,10 +182,12 @@ impl Moved {
             host_name: name.to_string(),
             inside: lookup.clone(),
             addrs: addrs.clone(),
+            up: link.flags & libc::IFF_UP as u32 != 0,
         });
-        let (new_index, _) = inside
+        let new_index = inside
             .link(lookup.0, lookup.1.as_deref())
-            .map_err(error(name, "find it in the container"))?;
+            .map_err(error(name, "find it in the container"))?
+            .index;
         if let Some(last) = self.devices.last_mut() {
             last.inside = (new_index, None);
         }
@@ -191,19 +196,12 @@ impl Moved {
                 .add_address(new_index, addr)
                 .map_err(error(name, "restore an address"))?;
         }
-        let up = Msg::link(
-            RTM_NEWLINK,
-            new_index,
-            libc::IFF_UP as u32,
-            libc::IFF_UP as u32,
-        );
-        inside.request(up).map_err(error(name, "set it up"))
+        set_up(inside, new_index).map_err(error(name, "set it up"))
     }
 
     /// Move every device back to the host under its host name, with its
-    /// addresses, for a create that failed. Moving takes a device down;
-    /// it stays down (netlink here reads no link flags to tell whether it
-    /// was up before). Best effort: what fails is logged.
+    /// addresses, and up again if it was, for a create that failed. Best
+    /// effort: what fails is logged.
     pub fn undo(self) {
         let result = Sockets::open(&self.target).map(|mut sockets| {
             for d in self.devices.iter().rev() {
@@ -220,9 +218,10 @@ impl Moved {
     fn move_out(&self, s: &mut Sockets, d: &MovedDevice) -> Result<(), NetDevError> {
         let name = d.host_name.as_str();
         let Sockets { host, inside } = s;
-        let (index, _) = inside
+        let index = inside
             .link(d.inside.0, d.inside.1.as_deref())
-            .map_err(error(name, "find it in the container"))?;
+            .map_err(error(name, "find it in the container"))?
+            .index;
         let msg = Msg::link(RTM_NEWLINK, index, 0, 0)
             .attr(
                 IFLA_NET_NS_FD,
@@ -232,15 +231,24 @@ impl Moved {
         inside
             .request(msg)
             .map_err(error(name, "move it back to the host"))?;
-        let (index, _) = host
+        let index = host
             .link(0, Some(name))
-            .map_err(error(name, "find it back on the host"))?;
+            .map_err(error(name, "find it back on the host"))?
+            .index;
         for addr in &d.addrs {
             host.add_address(index, addr)
                 .map_err(error(name, "restore an address on the host"))?;
         }
+        if d.up {
+            set_up(host, index).map_err(error(name, "set it up again on the host"))?;
+        }
         Ok(())
     }
+}
+
+fn set_up(socket: &mut Socket, index: i32) -> std::io::Result<()> {
+    let up = libc::IFF_UP as u32;
+    socket.request(Msg::link(RTM_NEWLINK, index, up, up))
 }
 
 /// A netlink socket in keel's network namespace and one in the container's.

@@ -34,6 +34,12 @@ pub struct Addr {
     pub attrs: Vec<(u16, Vec<u8>)>,
 }
 
+/// What a lookup tells of a link: its index and its IFF_* flags.
+pub struct Link {
+    pub index: i32,
+    pub flags: u32,
+}
+
 pub struct Socket {
     fd: OwnedFd,
     seq: u32,
@@ -177,8 +183,8 @@ impl Socket {
         self.replies(seq).map(|_| ())
     }
 
-    /// The index and name of a link, by index or (index 0) by name.
-    pub fn link(&mut self, index: i32, name: Option<&str>) -> io::Result<(i32, String)> {
+    /// A link, by index or (index 0) by name.
+    pub fn link(&mut self, index: i32, name: Option<&str>) -> io::Result<Link> {
         let mut msg = Msg::link(RTM_GETLINK, index, 0, 0);
         if let Some(name) = name {
             msg = msg.attr(IFLA_IFNAME, &nul_terminated(name));
@@ -186,17 +192,13 @@ impl Socket {
         let seq = self.send(msg)?;
         let replies = self.replies_until_link(seq)?;
         let body = replies.ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))?;
-        let index = i32::from_ne_bytes(body[4..8].try_into().unwrap());
-        let name = attrs(&body[16..])
-            .into_iter()
-            .find(|(k, _)| *k == IFLA_IFNAME)
-            .map(|(_, v)| {
-                String::from_utf8_lossy(&v)
-                    .trim_end_matches('\0')
-                    .to_string()
-            })
-            .unwrap_or_default();
-        Ok((index, name))
+        if body.len() < 16 {
+            return Err(io::Error::other("truncated netlink link reply"));
+        }
+        Ok(Link {
+            index: i32::from_ne_bytes(body[4..8].try_into().unwrap()),
+            flags: u32::from_ne_bytes(body[8..12].try_into().unwrap()),
+        })
     }
 
     /// A GETLINK answers with the link and no ack, or with an error.
