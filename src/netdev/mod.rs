@@ -89,7 +89,8 @@ fn target_namespace(spec: &Spec, init: i32) -> std::io::Result<File> {
 /// what it was on the host.
 struct MovedDevice {
     host_name: String,
-    /// Its index in the container, or (0, its name there) until known.
+    /// Its index in the container; where the lookup after the move failed,
+    /// that lookup, (index, None) or (0, name), for undo to try again.
     inside: (i32, Option<String>),
     addrs: Vec<Addr>,
     /// Whether it was up on the host (moving takes a device down).
@@ -135,7 +136,7 @@ pub fn move_all(spec: &Spec, init: i32) -> Result<Option<Moved>, NetDevError> {
     };
     let mut keys: Vec<&String> = devices.keys().collect();
     keys.sort();
-    let result = Sockets::open(&moved.target).and_then(|mut sockets| {
+    let result = Sockets::open(&moved).and_then(|mut sockets| {
         keys.into_iter().try_for_each(|name| {
             let new_name = devices[name].name().clone().unwrap_or_else(|| name.clone());
             moved.move_in(&mut sockets, name, &new_name)
@@ -178,19 +179,17 @@ impl Moved {
             true => (index, None),
             false => (0, Some(new_name.to_string())),
         };
+        let found = inside.link(lookup.0, lookup.1.as_deref());
+        // Recorded also when it is not found, so that undo tries again.
         self.devices.push(MovedDevice {
             host_name: name.to_string(),
-            inside: lookup.clone(),
+            inside: found.as_ref().map_or(lookup, |l| (l.index, None)),
             addrs: addrs.clone(),
             up: link.flags & libc::IFF_UP as u32 != 0,
         });
-        let new_index = inside
-            .link(lookup.0, lookup.1.as_deref())
+        let new_index = found
             .map_err(error(name, "find it in the container"))?
             .index;
-        if let Some(last) = self.devices.last_mut() {
-            last.inside = (new_index, None);
-        }
         for addr in &addrs {
             inside
                 .add_address(new_index, addr)
@@ -203,7 +202,7 @@ impl Moved {
     /// addresses, and up again if it was, for a create that failed. Best
     /// effort: what fails is logged.
     pub fn undo(self) {
-        let result = Sockets::open(&self.target).map(|mut sockets| {
+        let result = Sockets::open(&self).map(|mut sockets| {
             for d in self.devices.iter().rev() {
                 if let Err(e) = self.move_out(&mut sockets, d) {
                     crate::logging::warn(&format!("undo of a failed create: {e}"));
@@ -258,23 +257,24 @@ struct Sockets {
 }
 
 impl Sockets {
-    fn open(target: &File) -> Result<Sockets, NetDevError> {
+    fn open(moved: &Moved) -> Result<Sockets, NetDevError> {
+        let inside = socket_in(&moved.target, &moved.host);
         Ok(Sockets {
             host: Socket::open().map_err(error("", "netlink socket"))?,
-            inside: socket_in(target).map_err(error("", "netlink socket in the container"))?,
+            inside: inside.map_err(error("", "netlink socket in the container"))?,
         })
     }
 }
 
-/// A netlink socket that lives in `ns`: made there, then used from here.
-fn socket_in(ns: &File) -> std::io::Result<Socket> {
+/// A netlink socket that lives in `ns`: made there, then used from here,
+/// back in `own`, keel's namespace.
+fn socket_in(ns: &File, own: &File) -> std::io::Result<Socket> {
     use nix::sched::{setns, CloneFlags};
-    let own = File::open("/proc/thread-self/ns/net")?;
     setns(ns, CloneFlags::CLONE_NEWNET)?;
     let socket = Socket::open();
     // Back to our own namespace whatever happened; failing that, keel
     // would go on in the container's, so it is an error too.
-    setns(&own, CloneFlags::CLONE_NEWNET)?;
+    setns(own, CloneFlags::CLONE_NEWNET)?;
     socket
 }
 

@@ -65,13 +65,14 @@ impl Msg {
     }
 
     /// An ifinfomsg request about link `index` with `flags`/`change`.
+    /// Acked also when it is a lookup (which the kernel answers with the
+    /// link first), so that every answer ends the same way for `replies`.
     pub fn link(kind: u16, index: i32, flags: u32, change: u32) -> Msg {
         let mut fixed = [0u8; 16];
         fixed[4..8].copy_from_slice(&index.to_ne_bytes());
         fixed[8..12].copy_from_slice(&flags.to_ne_bytes());
         fixed[12..16].copy_from_slice(&change.to_ne_bytes());
-        let extra = if kind == RTM_NEWLINK { NLM_F_ACK } else { 0 };
-        Msg::new(kind, extra, &fixed)
+        Msg::new(kind, NLM_F_ACK, &fixed)
     }
 
     pub fn attr(mut self, kind: u16, data: &[u8]) -> Msg {
@@ -190,8 +191,11 @@ impl Socket {
             msg = msg.attr(IFLA_IFNAME, &nul_terminated(name));
         }
         let seq = self.send(msg)?;
-        let replies = self.replies_until_link(seq)?;
-        let body = replies.ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))?;
+        let (_, body) = self
+            .replies(seq)?
+            .into_iter()
+            .find(|(kind, _)| *kind == RTM_NEWLINK)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))?;
         if body.len() < 16 {
             return Err(io::Error::other("truncated netlink link reply"));
         }
@@ -199,28 +203,6 @@ impl Socket {
             index: i32::from_ne_bytes(body[4..8].try_into().unwrap()),
             flags: u32::from_ne_bytes(body[8..12].try_into().unwrap()),
         })
-    }
-
-    /// A GETLINK answers with the link and no ack, or with an error.
-    fn replies_until_link(&self, seq: u32) -> io::Result<Option<Vec<u8>>> {
-        let mut buf = vec![0u8; 64 * 1024];
-        // SAFETY: the buffer is valid for its length.
-        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let data = &buf[..n as usize];
-        let len = u32::from_ne_bytes(data[0..4].try_into().unwrap()) as usize;
-        let kind = u16::from_ne_bytes([data[4], data[5]]);
-        let got = u32::from_ne_bytes(data[8..12].try_into().unwrap());
-        if got != seq || len > data.len() {
-            return Err(io::Error::other("unexpected netlink reply"));
-        }
-        if kind == NLMSG_ERROR {
-            let code = i32::from_ne_bytes(data[HDR..HDR + 4].try_into().unwrap());
-            return Err(io::Error::from_raw_os_error(-code));
-        }
-        Ok(Some(data[HDR..len].to_vec()))
     }
 
     /// The permanent, global addresses of link `index`: the ones the spec
