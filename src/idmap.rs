@@ -36,9 +36,11 @@ pub enum IdmapError {
         what: &'static str,
         source: std::io::Error,
     },
+    /// The config asks what the source's filesystem cannot do: a config
+    /// error, named as the others are.
     #[error(
-        "mounts[{index}]: idmap {path:?}: the filesystem does not support idmapped mounts \
-         (mount_setattr: {source}){below}"
+        "config.json: mounts[{index}].source: {path:?}: the filesystem does not support \
+         idmapped mounts (mount_setattr: {source}){below}"
     )]
     Unsupported {
         index: usize,

@@ -167,10 +167,18 @@ fn kill_cgroup(st: &State) -> Result<Vec<(i32, OwnedFd)>, LifecycleError> {
     Ok(reached)
 }
 
-/// pidfds of the processes in `cgroup` but `init`.
+/// pidfds of the processes in `cgroup` but `init`. A cgroup that is not
+/// there holds none: a create that died between writing its state and
+/// making the cgroup names one it never made, and someone else may have
+/// removed it.
 fn cgroup_members(cgroup: &Cgroup, init: i32) -> Result<Vec<(i32, OwnedFd)>, LifecycleError> {
-    let pids = cgroup.pids()?.into_iter().filter(|&p| p != init);
+    let pids = match cgroup.pids() {
+        Err(e) if e.is_not_found() => Vec::new(),
+        other => other?,
+    };
     Ok(pids
+        .into_iter()
+        .filter(|&p| p != init)
         .filter_map(|pid| syscall::pidfd_open(pid).ok().map(|fd| (pid, fd)))
         .collect())
 }

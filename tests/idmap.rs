@@ -270,6 +270,8 @@ fn a_filesystem_without_idmapped_mounts_is_named() {
         Some(map(0, HOST, 1)),
     );
     let id = sb.id.clone();
-    let mount = format!("mounts[{n}]");
-    sb.create_fails_cleanly(&id, &[&mount, "does not support idmapped mounts"]);
+    // A config error like the others: file, JSON path, value, reason.
+    let source = format!("config.json: mounts[{n}].source: ");
+    let parts = [&source, "/sys/kernel", "does not support idmapped mounts"];
+    sb.create_fails_cleanly(&id, &parts);
 }

@@ -182,6 +182,8 @@ pub fn apply(layout: &Layout, path: &Path, res: &LinuxResources) -> Result<(), C
     if let Some((field, reason)) = unsupported(layout, res).into_iter().next() {
         return Err(CgroupError::Unsupported { field, reason });
     }
+    // The cgroup2 directory's controllers, read when first needed.
+    let mut unified = None;
     for r in RESOURCES {
         let requested = (r.requested)(res);
         match (target(layout, r), &r.v2) {
@@ -193,15 +195,15 @@ pub fn apply(layout: &Layout, path: &Path, res: &LinuxResources) -> Result<(), C
                     controller, apply, ..
                 },
             ) => {
-                let dir = Dir(host_dir(u, path)?);
+                let cg = unified_of(&mut unified, u, path)?;
                 match requested.first() {
-                    Some(field) => v2::enable(&u.mount_point, &dir.0, controller, field)?,
+                    Some(field) => cg.enable(controller, field)?,
                     // Defaults (an update back to unlimited) still go to
                     // a controller the cgroup already has.
-                    None if !v2::has_controller(&dir, controller) => continue,
+                    None if !cg.has(controller) => continue,
                     None => {}
                 }
-                apply(&dir, res)?;
+                apply(&cg.dir, res)?;
             }
             _ => {}
         }
@@ -213,9 +215,21 @@ pub fn apply(layout: &Layout, path: &Path, res: &LinuxResources) -> Result<(), C
                 "this host has no cgroup2 hierarchy",
             ));
         };
-        v2::apply_unified(layout, &u.mount_point, &host_dir(u, path)?, map)?;
+        v2::apply_unified(layout, unified_of(&mut unified, u, path)?, map)?;
     }
     Ok(())
+}
+
+/// `cache`, or the container's cgroup `path` in cgroup2 `u` read into it.
+fn unified_of<'c, 'm>(
+    cache: &'c mut Option<v2::Unified<'m>>,
+    u: &'m Hierarchy,
+    path: &Path,
+) -> Result<&'c mut v2::Unified<'m>, CgroupError> {
+    if cache.is_none() {
+        *cache = Some(v2::Unified::read(&u.mount_point, host_dir(u, path)?));
+    }
+    Ok(cache.as_mut().expect("filled above"))
 }
 
 #[cfg(test)]

@@ -82,6 +82,16 @@ impl CgroupError {
         }
     }
 
+    /// Whether a cgroup directory or file read was not there.
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            CgroupError::Read { err, .. } | CgroupError::Dir { err, .. } => {
+                err.kind() == io::ErrorKind::NotFound
+            }
+            _ => false,
+        }
+    }
+
     /// Curried form for `map_err` on directory operations.
     pub fn dir(op: &'static str, dir: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Self {
         let dir = dir.into();

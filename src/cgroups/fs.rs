@@ -144,7 +144,11 @@ pub fn procs(dir: &Path) -> Result<Vec<i32>, CgroupError> {
 pub fn procs_recursive(dir: &Path, out: &mut Vec<i32>) -> Result<(), CgroupError> {
     out.extend(procs(dir)?);
     for sub in subdirs(dir)? {
-        procs_recursive(&sub, out)?;
+        match procs_recursive(&sub, out) {
+            // Removed while walked, so it held no process any more.
+            Err(e) if e.is_not_found() => {}
+            other => other?,
+        }
     }
     Ok(())
 }

@@ -9,7 +9,6 @@
 //! policy for both.
 
 use crate::procfs::{ProcError, ProcRoot};
-use std::os::fd::AsRawFd;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AttrError {
@@ -67,29 +66,24 @@ impl Attrs for ProcAttrs<'_> {
             .proc
             .open_file(&rel, libc::O_WRONLY | libc::O_CLOEXEC)
             .map_err(AttrError::Open)?;
-        let failed = |source| AttrError::Write {
+        // One write(2), not write_all: the kernel refuses a write at a
+        // non-zero offset, so a short one cannot be continued, and an
+        // empty value must still reach it (it clears). EINTR wrote nothing.
+        let written = loop {
+            match nix::unistd::write(&fd, value) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                other => break other,
+            }
+        };
+        let source = match written {
+            Ok(n) if n == value.len() => return Ok(()),
+            Ok(_) => std::io::Error::new(std::io::ErrorKind::WriteZero, "short write"),
+            Err(errno) => errno.into(),
+        };
+        Err(AttrError::Write {
             name: name.to_string(),
             source,
-        };
-        loop {
-            // SAFETY: a valid descriptor and buffer; a zero length is a
-            // real write here (it clears the attribute).
-            let n = unsafe { libc::write(fd.as_raw_fd(), value.as_ptr().cast(), value.len()) };
-            if n < 0 {
-                let err = std::io::Error::last_os_error();
-                if err.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(failed(err));
-            }
-            if n as usize != value.len() {
-                return Err(failed(std::io::Error::new(
-                    std::io::ErrorKind::WriteZero,
-                    "short write",
-                )));
-            }
-            return Ok(());
-        }
+        })
     }
 }
 

@@ -85,11 +85,9 @@ pub fn set_exec_labels(attrs: &dyn Attrs, labels: &Labels) -> Result<(), LsmErro
     Ok(())
 }
 
-/// `set_exec_labels` on the calling thread's files in `proc`.
+/// `set_exec_labels` on the calling thread's files in `proc`, for labels
+/// the caller found not empty.
 pub fn apply_exec_labels(proc: &ProcRoot, labels: &Labels) -> Result<(), LsmError> {
-    if labels.is_empty() {
-        return Ok(());
-    }
     set_exec_labels(&ProcAttrs::new(proc)?, labels)
 }
 
@@ -102,7 +100,7 @@ pub fn with_key_label<R>(
 ) -> Result<R, LsmError> {
     match labels.selinux.as_deref() {
         None => Ok(join()),
-        label => selinux::with_key_label(&ProcAttrs::new(proc)?, label, join),
+        Some(label) => selinux::with_key_label(&ProcAttrs::new(proc)?, label, join),
     }
 }
 
@@ -113,8 +111,7 @@ pub fn validate(spec: &Spec) -> Vec<(String, String)> {
     if let Some(process) = spec.process() {
         problems.extend(validate_process(process, "process."));
     }
-    let mount_label = spec.linux().as_ref().and_then(|l| l.mount_label().clone());
-    if let Some(label) = mount_label.filter(|l| !l.is_empty()) {
+    if let Some(label) = selinux::mount_label(spec) {
         // It is written inside a quoted mount option.
         problems.extend(check("linux.mountLabel", &label, Lsm::Selinux, &['"']));
     }
@@ -214,6 +211,13 @@ mod tests {
         set_exec_labels(&attrs, &labels).unwrap();
         let names: Vec<String> = attrs.writes.borrow().iter().map(|w| w.0.clone()).collect();
         assert_eq!(names, ["apparmor/exec", "exec"]);
+    }
+
+    #[test]
+    fn without_a_selinux_label_the_keyring_is_joined_untouched() {
+        // Nothing is written, so no test thread's label can change.
+        let proc = ProcRoot::open().unwrap();
+        assert_eq!(with_key_label(&proc, &Labels::default(), || 7).unwrap(), 7);
     }
 
     #[test]

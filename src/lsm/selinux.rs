@@ -3,39 +3,38 @@
 //! filesystems keel mounts for the container, each as runc (through
 //! go-selinux) sets them.
 
-use super::attr::Attrs;
+use super::attr::{AttrError, Attrs};
 use super::LsmError;
 use std::path::Path;
+
+/// A `map_err` for a failed attribute write of `label` while doing `what`.
+fn refused(label: &str, what: &'static str) -> impl FnOnce(AttrError) -> LsmError {
+    let label = label.to_string();
+    move |source| LsmError::Selinux {
+        label,
+        what,
+        source,
+    }
+}
 
 /// Have the next execve give the process `label`.
 pub fn set_exec(attrs: &dyn Attrs, label: &str) -> Result<(), LsmError> {
     attrs
         .write("exec", label.as_bytes())
-        .map_err(|source| LsmError::Selinux {
-            label: label.to_string(),
-            what: "set the label the process gets at exec",
-            source,
-        })
+        .map_err(refused(label, "set the label the process gets at exec"))
 }
 
 /// Run `join` (the session keyring join) with `label` as the label of the
 /// keys it creates, so the container's keyring carries the container's
-/// label, then clear it again, as runc does. Without a label, just `join`.
+/// label, then clear it again, as runc does.
 pub fn with_key_label<R>(
     attrs: &dyn Attrs,
-    label: Option<&str>,
+    label: &str,
     join: impl FnOnce() -> R,
 ) -> Result<R, LsmError> {
-    let Some(label) = label else {
-        return Ok(join());
-    };
     attrs
         .write("keycreate", label.as_bytes())
-        .map_err(|source| LsmError::Selinux {
-            label: label.to_string(),
-            what: "label the session keyring",
-            source,
-        })?;
+        .map_err(refused(label, "label the session keyring"))?;
     let out = join();
     // runc ignores a failure here too: execve clears the attribute anyway.
     let _ = attrs.write("keycreate", b"");
@@ -155,18 +154,11 @@ mod tests {
     #[test]
     fn keyring_is_joined_under_the_label_then_it_is_cleared() {
         let attrs = FakeAttrs::default();
-        let seen = with_key_label(&attrs, Some(LABEL), || attrs.writes.borrow().len()).unwrap();
+        let seen = with_key_label(&attrs, LABEL, || attrs.writes.borrow().len()).unwrap();
         assert_eq!(seen, 1, "the label was set before the join");
         let writes = attrs.writes.borrow();
         assert_eq!(writes[0], ("keycreate".to_string(), LABEL.to_string()));
         assert_eq!(writes[1], ("keycreate".to_string(), String::new()));
-    }
-
-    #[test]
-    fn without_a_label_the_keyring_is_joined_untouched() {
-        let attrs = FakeAttrs::default();
-        assert_eq!(with_key_label(&attrs, None, || 7).unwrap(), 7);
-        assert!(attrs.writes.borrow().is_empty());
     }
 
     #[test]
@@ -176,7 +168,7 @@ mod tests {
             ..FakeAttrs::default()
         };
         let mut joined = false;
-        let err = with_key_label(&attrs, Some("x_t"), || joined = true).unwrap_err();
+        let err = with_key_label(&attrs, "x_t", || joined = true).unwrap_err();
         assert!(!joined);
         assert!(err.to_string().contains("session keyring"), "{err}");
     }

@@ -89,9 +89,12 @@ fn target_namespace(spec: &Spec, init: i32) -> std::io::Result<File> {
 /// what it was on the host.
 struct MovedDevice {
     host_name: String,
-    /// Its index in the container, or (0, its name there) until known.
+    /// Its index in the container; where the lookup after the move failed,
+    /// that lookup, (index, None) or (0, name), for undo to try again.
     inside: (i32, Option<String>),
     addrs: Vec<Addr>,
+    /// Whether it was up on the host (moving takes a device down).
+    up: bool,
 }
 
 /// The devices a create moved into the container's network namespace,
@@ -133,7 +136,7 @@ pub fn move_all(spec: &Spec, init: i32) -> Result<Option<Moved>, NetDevError> {
     };
     let mut keys: Vec<&String> = devices.keys().collect();
     keys.sort();
-    let result = Sockets::open(&moved.target).and_then(|mut sockets| {
+    let result = Sockets::open(&moved).and_then(|mut sockets| {
         keys.into_iter().try_for_each(|name| {
             let new_name = devices[name].name().clone().unwrap_or_else(|| name.clone());
             moved.move_in(&mut sockets, name, &new_name)
@@ -153,9 +156,10 @@ impl Moved {
     /// set it up.
     fn move_in(&mut self, s: &mut Sockets, name: &str, new_name: &str) -> Result<(), NetDevError> {
         let Sockets { host, inside } = s;
-        let (index, _) = host
+        let link = host
             .link(0, Some(name))
             .map_err(error(name, "find the interface on the host"))?;
+        let index = link.index;
         let addrs = host
             .addresses(index)
             .map_err(error(name, "list its addresses"))?;
@@ -175,37 +179,30 @@ impl Moved {
             true => (index, None),
             false => (0, Some(new_name.to_string())),
         };
+        let found = inside.link(lookup.0, lookup.1.as_deref());
+        // Recorded also when it is not found, so that undo tries again.
         self.devices.push(MovedDevice {
             host_name: name.to_string(),
-            inside: lookup.clone(),
+            inside: found.as_ref().map_or(lookup, |l| (l.index, None)),
             addrs: addrs.clone(),
+            up: link.flags & libc::IFF_UP as u32 != 0,
         });
-        let (new_index, _) = inside
-            .link(lookup.0, lookup.1.as_deref())
-            .map_err(error(name, "find it in the container"))?;
-        if let Some(last) = self.devices.last_mut() {
-            last.inside = (new_index, None);
-        }
+        let new_index = found
+            .map_err(error(name, "find it in the container"))?
+            .index;
         for addr in &addrs {
             inside
                 .add_address(new_index, addr)
                 .map_err(error(name, "restore an address"))?;
         }
-        let up = Msg::link(
-            RTM_NEWLINK,
-            new_index,
-            libc::IFF_UP as u32,
-            libc::IFF_UP as u32,
-        );
-        inside.request(up).map_err(error(name, "set it up"))
+        set_up(inside, new_index).map_err(error(name, "set it up"))
     }
 
     /// Move every device back to the host under its host name, with its
-    /// addresses, for a create that failed. Moving takes a device down;
-    /// it stays down (netlink here reads no link flags to tell whether it
-    /// was up before). Best effort: what fails is logged.
+    /// addresses, and up again if it was, for a create that failed. Best
+    /// effort: what fails is logged.
     pub fn undo(self) {
-        let result = Sockets::open(&self.target).map(|mut sockets| {
+        let result = Sockets::open(&self).map(|mut sockets| {
             for d in self.devices.iter().rev() {
                 if let Err(e) = self.move_out(&mut sockets, d) {
                     crate::logging::warn(&format!("undo of a failed create: {e}"));
@@ -220,9 +217,10 @@ impl Moved {
     fn move_out(&self, s: &mut Sockets, d: &MovedDevice) -> Result<(), NetDevError> {
         let name = d.host_name.as_str();
         let Sockets { host, inside } = s;
-        let (index, _) = inside
+        let index = inside
             .link(d.inside.0, d.inside.1.as_deref())
-            .map_err(error(name, "find it in the container"))?;
+            .map_err(error(name, "find it in the container"))?
+            .index;
         let msg = Msg::link(RTM_NEWLINK, index, 0, 0)
             .attr(
                 IFLA_NET_NS_FD,
@@ -232,15 +230,24 @@ impl Moved {
         inside
             .request(msg)
             .map_err(error(name, "move it back to the host"))?;
-        let (index, _) = host
+        let index = host
             .link(0, Some(name))
-            .map_err(error(name, "find it back on the host"))?;
+            .map_err(error(name, "find it back on the host"))?
+            .index;
         for addr in &d.addrs {
             host.add_address(index, addr)
                 .map_err(error(name, "restore an address on the host"))?;
         }
+        if d.up {
+            set_up(host, index).map_err(error(name, "set it up again on the host"))?;
+        }
         Ok(())
     }
+}
+
+fn set_up(socket: &mut Socket, index: i32) -> std::io::Result<()> {
+    let up = libc::IFF_UP as u32;
+    socket.request(Msg::link(RTM_NEWLINK, index, up, up))
 }
 
 /// A netlink socket in keel's network namespace and one in the container's.
@@ -250,23 +257,24 @@ struct Sockets {
 }
 
 impl Sockets {
-    fn open(target: &File) -> Result<Sockets, NetDevError> {
+    fn open(moved: &Moved) -> Result<Sockets, NetDevError> {
+        let inside = socket_in(&moved.target, &moved.host);
         Ok(Sockets {
             host: Socket::open().map_err(error("", "netlink socket"))?,
-            inside: socket_in(target).map_err(error("", "netlink socket in the container"))?,
+            inside: inside.map_err(error("", "netlink socket in the container"))?,
         })
     }
 }
 
-/// A netlink socket that lives in `ns`: made there, then used from here.
-fn socket_in(ns: &File) -> std::io::Result<Socket> {
+/// A netlink socket that lives in `ns`: made there, then used from here,
+/// back in `own`, keel's namespace.
+fn socket_in(ns: &File, own: &File) -> std::io::Result<Socket> {
     use nix::sched::{setns, CloneFlags};
-    let own = File::open("/proc/thread-self/ns/net")?;
     setns(ns, CloneFlags::CLONE_NEWNET)?;
     let socket = Socket::open();
     // Back to our own namespace whatever happened; failing that, keel
     // would go on in the container's, so it is an error too.
-    setns(&own, CloneFlags::CLONE_NEWNET)?;
+    setns(own, CloneFlags::CLONE_NEWNET)?;
     socket
 }
 

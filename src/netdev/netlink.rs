@@ -34,6 +34,12 @@ pub struct Addr {
     pub attrs: Vec<(u16, Vec<u8>)>,
 }
 
+/// What a lookup tells of a link: its index and its IFF_* flags.
+pub struct Link {
+    pub index: i32,
+    pub flags: u32,
+}
+
 pub struct Socket {
     fd: OwnedFd,
     seq: u32,
@@ -59,13 +65,14 @@ impl Msg {
     }
 
     /// An ifinfomsg request about link `index` with `flags`/`change`.
+    /// Acked also when it is a lookup (which the kernel answers with the
+    /// link first), so that every answer ends the same way for `replies`.
     pub fn link(kind: u16, index: i32, flags: u32, change: u32) -> Msg {
         let mut fixed = [0u8; 16];
         fixed[4..8].copy_from_slice(&index.to_ne_bytes());
         fixed[8..12].copy_from_slice(&flags.to_ne_bytes());
         fixed[12..16].copy_from_slice(&change.to_ne_bytes());
-        let extra = if kind == RTM_NEWLINK { NLM_F_ACK } else { 0 };
-        Msg::new(kind, extra, &fixed)
+        Msg::new(kind, NLM_F_ACK, &fixed)
     }
 
     pub fn attr(mut self, kind: u16, data: &[u8]) -> Msg {
@@ -177,48 +184,25 @@ impl Socket {
         self.replies(seq).map(|_| ())
     }
 
-    /// The index and name of a link, by index or (index 0) by name.
-    pub fn link(&mut self, index: i32, name: Option<&str>) -> io::Result<(i32, String)> {
+    /// A link, by index or (index 0) by name.
+    pub fn link(&mut self, index: i32, name: Option<&str>) -> io::Result<Link> {
         let mut msg = Msg::link(RTM_GETLINK, index, 0, 0);
         if let Some(name) = name {
             msg = msg.attr(IFLA_IFNAME, &nul_terminated(name));
         }
         let seq = self.send(msg)?;
-        let replies = self.replies_until_link(seq)?;
-        let body = replies.ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))?;
-        let index = i32::from_ne_bytes(body[4..8].try_into().unwrap());
-        let name = attrs(&body[16..])
+        let (_, body) = self
+            .replies(seq)?
             .into_iter()
-            .find(|(k, _)| *k == IFLA_IFNAME)
-            .map(|(_, v)| {
-                String::from_utf8_lossy(&v)
-                    .trim_end_matches('\0')
-                    .to_string()
-            })
-            .unwrap_or_default();
-        Ok((index, name))
-    }
-
-    /// A GETLINK answers with the link and no ack, or with an error.
-    fn replies_until_link(&self, seq: u32) -> io::Result<Option<Vec<u8>>> {
-        let mut buf = vec![0u8; 64 * 1024];
-        // SAFETY: the buffer is valid for its length.
-        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
+            .find(|(kind, _)| *kind == RTM_NEWLINK)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))?;
+        if body.len() < 16 {
+            return Err(io::Error::other("truncated netlink link reply"));
         }
-        let data = &buf[..n as usize];
-        let len = u32::from_ne_bytes(data[0..4].try_into().unwrap()) as usize;
-        let kind = u16::from_ne_bytes([data[4], data[5]]);
-        let got = u32::from_ne_bytes(data[8..12].try_into().unwrap());
-        if got != seq || len > data.len() {
-            return Err(io::Error::other("unexpected netlink reply"));
-        }
-        if kind == NLMSG_ERROR {
-            let code = i32::from_ne_bytes(data[HDR..HDR + 4].try_into().unwrap());
-            return Err(io::Error::from_raw_os_error(-code));
-        }
-        Ok(Some(data[HDR..len].to_vec()))
+        Ok(Link {
+            index: i32::from_ne_bytes(body[4..8].try_into().unwrap()),
+            flags: u32::from_ne_bytes(body[8..12].try_into().unwrap()),
+        })
     }
 
     /// The permanent, global addresses of link `index`: the ones the spec

@@ -7,6 +7,8 @@ use crate::support::{
     start_with_background_sleep,
 };
 use serde_json::json;
+use std::fs;
+use std::path::Path;
 
 #[test]
 fn delete_removes_the_cgroup_from_every_hierarchy() {
@@ -51,4 +53,39 @@ fn a_create_failing_after_the_cgroup_was_made_leaves_no_cgroup() {
     sb.bundle.args(&["no-such-program"]);
     let id = sb.id.clone();
     sb.create_fails_cleanly(&id, &[]);
+}
+
+#[test]
+fn delete_force_removes_a_created_container_whose_cgroup_is_gone() {
+    // As if someone else removed the cgroup (or create never made it): the
+    // init lives on elsewhere and the state still says created.
+    let mut sb = Sandbox::new("cg_gone");
+    sb.bundle.args(&["sleep", "1000"]);
+    let id = sb.id.clone();
+    sb.create(&id);
+    let init = sb.init_pid(&id);
+    // Tracked after the container, so the sandbox removes this cgroup
+    // once it has ended and reaped the init.
+    let aside = sb.other_id("aside");
+    sb.track(&aside);
+    for dir in cgroup_dirs(&cgroup_path(&id)) {
+        move_out(init, &dir, &dir.with_file_name(&aside));
+    }
+    assert_eq!(sb.rt.status(&id), "created");
+    sb.rt.ok(&["delete", "--force", &id]);
+    sb.reap_init_killed(&id, libc::SIGKILL);
+    sb.assert_nothing_left(&id);
+}
+
+/// Move `pid` from cgroup `dir` into a new sibling `other`, and remove `dir`.
+fn move_out(pid: i32, dir: &Path, other: &Path) {
+    fs::create_dir(other).unwrap_or_else(|e| panic!("mkdir {}: {e}", other.display()));
+    // A v1 cpuset cgroup takes no process until it has cpus and mems.
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        if let Ok(value) = fs::read_to_string(dir.join(file)) {
+            fs::write(other.join(file), value.trim()).expect(file);
+        }
+    }
+    fs::write(other.join("cgroup.procs"), pid.to_string()).expect("move the init");
+    fs::remove_dir(dir).unwrap_or_else(|e| panic!("rmdir {}: {e}", dir.display()));
 }

@@ -139,7 +139,9 @@ impl Sandbox {
         self.bundle.save();
     }
 
-    fn track(&self, id: &str) {
+    /// Remember `id` for cleanup, in order: `delete --force`, then its
+    /// init is ended and reaped, then its cgroup keel-test/ID removed.
+    pub fn track(&self, id: &str) {
         let mut tracked = self.tracked.borrow_mut();
         if !tracked.iter().any(|t| t.id == id) {
             tracked.push(Tracked {

@@ -60,12 +60,16 @@ pub fn refuse_first(refused: Vec<(String, String)>) -> Result<(), CgroupError> {
 /// business; a resource that needs one enables it strictly. Each parent's
 /// cgroup.subtree_control is read once for all of them.
 pub fn enable_wanted(mount: &Path, dir: &Path, offered: &[String]) {
-    let wanted: Vec<&str> = WANTED
+    let mut todo: Vec<&str> = WANTED
         .iter()
         .copied()
         .filter(|c| offered.iter().any(|o| o == c))
         .collect();
-    let mut todo = missing(dir, &wanted);
+    if todo.is_empty() {
+        return;
+    }
+    let cg = Unified::read(mount, dir.to_path_buf());
+    todo.retain(|c| !cg.has(c));
     for p in parents(mount, dir) {
         if todo.is_empty() {
             return;
@@ -87,46 +91,57 @@ pub fn enable_wanted(mount: &Path, dir: &Path, offered: &[String]) {
     }
 }
 
-/// Make `controller` available in the container's cgroup `dir`: cgroup2
-/// offers a controller to a cgroup only if every ancestor lists it in
-/// cgroup.subtree_control. Ancestors hold no processes (keel's parents, or
-/// the root, which is exempt), so enabling is allowed. It is never undone:
-/// sibling containers may rely on it.
-/// `field` names what needs it, for errors.
-pub fn enable(mount: &Path, dir: &Path, controller: &str, field: &str) -> Result<(), CgroupError> {
-    if missing(dir, &[controller]).is_empty() {
-        return Ok(());
-    }
-    let field = format!("{field} (enable the {controller} controller)");
-    for p in parents(mount, dir) {
-        let d = Dir(p);
-        let enabled = fs::read(&d, &field, "cgroup.subtree_control")?;
-        if !enabled.split_whitespace().any(|c| c == controller) {
-            fs::write(
-                &d,
-                &field,
-                "cgroup.subtree_control",
-                &format!("+{controller}"),
-            )?;
-        }
-    }
-    Ok(())
+/// A container's cgroup2 directory and the controllers it is offered: its
+/// cgroup.controllers, read once for all the resources applied to it and
+/// kept up to date by `enable`. That file is its parent's subtree_control,
+/// which the kernel keeps within the parent's own cgroup.controllers, and
+/// so on up: a controller listed there is enabled in every ancestor.
+pub struct Unified<'m> {
+    mount: &'m Path,
+    pub dir: Dir,
+    offered: Vec<String>,
 }
 
-/// Those of `controllers` that `dir` is not offered yet. Its
-/// cgroup.controllers is its parent's subtree_control, which the kernel
-/// keeps within the parent's own cgroup.controllers, and so on up: one
-/// listed there is enabled in every ancestor, and nothing is left to do.
-fn missing<'c>(dir: &Path, controllers: &[&'c str]) -> Vec<&'c str> {
-    if controllers.is_empty() {
-        return Vec::new();
+impl<'m> Unified<'m> {
+    /// The cgroup at `dir` in the hierarchy mounted at `mount`. A file
+    /// that cannot be read offers nothing: `enable` then goes through the
+    /// parents, and a write fails naming its file.
+    pub fn read(mount: &'m Path, dir: std::path::PathBuf) -> Unified<'m> {
+        let dir = Dir(dir);
+        let text = dir.read("cgroup.controllers").unwrap_or_default();
+        let offered = text.split_whitespace().map(String::from).collect();
+        Unified {
+            mount,
+            dir,
+            offered,
+        }
     }
-    let offered = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
-    controllers
-        .iter()
-        .copied()
-        .filter(|c| !offered.split_whitespace().any(|o| o == *c))
-        .collect()
+
+    pub fn has(&self, controller: &str) -> bool {
+        self.offered.iter().any(|c| c == controller)
+    }
+
+    /// Make `controller` available to the cgroup: cgroup2 offers it only
+    /// if every ancestor lists it in cgroup.subtree_control. Ancestors hold
+    /// no processes (keel's parents, or the root, which is exempt), so
+    /// enabling is allowed. It is never undone: sibling containers may
+    /// rely on it. `field` names what needs it, for errors.
+    pub fn enable(&mut self, controller: &str, field: &str) -> Result<(), CgroupError> {
+        if self.has(controller) {
+            return Ok(());
+        }
+        let field = format!("{field} (enable the {controller} controller)");
+        for p in parents(self.mount, &self.dir.0) {
+            let d = Dir(p);
+            let enabled = fs::read(&d, &field, "cgroup.subtree_control")?;
+            if !enabled.split_whitespace().any(|c| c == controller) {
+                let value = format!("+{controller}");
+                fs::write(&d, &field, "cgroup.subtree_control", &value)?;
+            }
+        }
+        self.offered.push(controller.to_string());
+        Ok(())
+    }
 }
 
 /// The cgroups above `dir`, top-down from the hierarchy's root `mount`.
@@ -135,13 +150,6 @@ fn parents(mount: &Path, dir: &Path) -> Vec<std::path::PathBuf> {
     parents.extend(v1::chain(mount, dir));
     parents.pop();
     parents
-}
-
-/// Whether `controller` is enabled for the cgroup `dir` (listed in its
-/// cgroup.controllers).
-pub fn has_controller(dir: &dyn Files, controller: &str) -> bool {
-    dir.read("cgroup.controllers")
-        .is_ok_and(|c| c.split_whitespace().any(|x| x == controller))
 }
 
 /// The JSON path of one unified key.
@@ -189,8 +197,7 @@ pub fn check_key<'k>(key: &'k str, layout: &Layout) -> Result<Option<&'k str>, S
 /// Write each unified key (in key order) into the container's cgroup2 dir.
 pub fn apply_unified(
     layout: &Layout,
-    mount: &Path,
-    dir: &Path,
+    cg: &mut Unified,
     map: &HashMap<String, String>,
 ) -> Result<(), CgroupError> {
     let mut keys: Vec<&String> = map.keys().collect();
@@ -199,10 +206,9 @@ pub fn apply_unified(
         let field = unified_field(key);
         let controller = check_key(key, layout).map_err(|msg| CgroupError::invalid(&field, msg))?;
         if let Some(c) = controller {
-            enable(mount, dir, c, &field)?;
+            cg.enable(c, &field)?;
         }
-        let d = Dir(dir.to_path_buf());
-        fs::write(&d as &dyn Files, &field, key, &map[key])?;
+        fs::write(&cg.dir as &dyn Files, &field, key, &map[key])?;
     }
     Ok(())
 }
@@ -239,7 +245,9 @@ mod tests {
         // Offered to the container already: its parents are left alone.
         let (mount, dir) = fake_tree("enable-none", "cpu", "cpu memory");
         enable_wanted(&mount, &dir, &offered);
-        enable(&mount, &dir, "memory", "linux.resources.memory").unwrap();
+        Unified::read(&mount, dir)
+            .enable("memory", "linux.resources.memory")
+            .unwrap();
         assert_eq!(
             (read(&mount), read(&mount.join("a"))),
             ("cpu".into(), "cpu".into())

@@ -1,0 +1,74 @@
+//! `linux.netDevices` given back by a failed create: each device returns
+//! to the host as it was, up or down. (Moving in, renaming and addresses
+//! are checked in spec_fields.rs.)
+
+mod common;
+
+use common::Sandbox;
+use serde_json::json;
+use std::process::Command;
+
+/// `ip ARGS`, which must succeed; its stdout.
+fn ip(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A veth pair for one test, removed when dropped: deleting one end
+/// deletes the other wherever it is.
+struct Pair {
+    host: String,
+    peer: String,
+}
+
+impl Pair {
+    fn new(tag: &str) -> Pair {
+        let n = std::process::id() % 100_000;
+        let pair = Pair {
+            host: format!("kh{tag}{n}"),
+            peer: format!("kc{tag}{n}"),
+        };
+        ip(&[
+            "link", "add", &pair.host, "type", "veth", "peer", "name", &pair.peer,
+        ]);
+        pair
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host])
+            .status();
+    }
+}
+
+/// Whether link `name` on the host is administratively up.
+fn is_up(name: &str) -> bool {
+    let line = ip(&["-o", "link", "show", "dev", name]);
+    let flags = line.split(['<', '>']).nth(1).unwrap_or_default();
+    flags.split(',').any(|f| f == "UP")
+}
+
+#[test]
+fn a_failed_create_gives_net_devices_back_up_or_down_as_they_were() {
+    for up in [true, false] {
+        let pair = Pair::new(if up { "u" } else { "d" });
+        if up {
+            ip(&["link", "set", "dev", &pair.peer, "up"]);
+        }
+        let mut sb = Sandbox::new("netdev_state");
+        sb.bundle
+            .set("/linux/netDevices", json!({ &pair.peer: {"name": "eth7"} }))
+            .sh_hook("createRuntime", "exit 1");
+        let id = sb.id.clone();
+        sb.try_create(&id, &[]).assert_failed();
+        sb.assert_nothing_left(&id);
+        assert_eq!(is_up(&pair.peer), up, "{} came back changed", pair.peer);
+    }
+}
