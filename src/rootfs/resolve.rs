@@ -161,6 +161,11 @@ impl Root {
     /// The container path `fd` refers to, checked to lie inside the root.
     pub fn container_path(&self, fd: BorrowedFd<'_>) -> Result<PathBuf, StepError> {
         let real = sys::readlink_fd(fd).map_err(StepError::op("read back resolved path"))?;
+        self.inside(real)
+    }
+
+    /// `real`, a path as the kernel reports it, made relative to the root.
+    fn inside(&self, real: PathBuf) -> Result<PathBuf, StepError> {
         if self.path == Path::new("/") {
             return Ok(real);
         }
@@ -176,11 +181,11 @@ impl Root {
     /// A fresh handle on the same path. After mounting on `fd`, the old fd
     /// still names the covered directory; this one names the new mount.
     pub fn reopen(&self, fd: BorrowedFd<'_>) -> Result<OwnedFd, StepError> {
-        let path = self.container_path(fd)?;
+        let before = sys::readlink_fd(fd).map_err(StepError::op("read back mount point"))?;
+        let path = self.inside(before.clone())?;
         let new = self
             .lookup(&path)
             .map_err(StepError::op(format!("reopen {path:?} after mount")))?;
-        let before = sys::readlink_fd(fd).map_err(StepError::op("read back mount point"))?;
         let after =
             sys::readlink_fd(new.as_fd()).map_err(StepError::op("read back mount point"))?;
         if before != after {
