@@ -46,6 +46,13 @@ impl Files for Dir {
     }
 }
 
+/// Whether /sys/fs/cgroup is itself a cgroup2 mount: a pure cgroup2 host,
+/// told by one statfs instead of reading the mount table.
+pub fn is_cgroup2_root() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+}
+
 /// Write `value` for config field `field`. A missing file means the kernel
 /// does not have this knob: that is reported as unsupported, not as an io
 /// error, so the message says what the host lacks.

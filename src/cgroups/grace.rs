@@ -40,7 +40,10 @@ static WRITER: Mutex<Option<JoinHandle<()>>> = Mutex::new(None);
 /// is nothing to gain or the thread cannot be made (exec then waits at the
 /// new process's placement, as without this).
 pub fn start() {
-    if !nix::unistd::geteuid().is_root() {
+    // A pure cgroup2 host has no v1 hierarchy to find (and its exec joins
+    // the container's cgroup with CLONE_INTO_CGROUP): skip reading the
+    // mount table.
+    if !nix::unistd::geteuid().is_root() || super::fs::is_cgroup2_root() {
         return;
     }
     let Ok(layout) = Layout::detect() else {

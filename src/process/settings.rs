@@ -120,6 +120,21 @@ pub fn apply_limits(
     Ok(())
 }
 
+/// A verified procfs for `apply_limits` and `exec_labels` to share, when
+/// either writes into /proc for `process` (`exec`: the init has one).
+pub fn procfs_for(process: &Process) -> Result<Option<crate::procfs::ProcRoot>, SettingsError> {
+    if process.oom_score_adj().is_some() {
+        return crate::procfs::ProcRoot::open()
+            .map(Some)
+            .map_err(SettingsError::OomScoreAdj);
+    }
+    if crate::lsm::Labels::of(process).is_empty() {
+        return Ok(None);
+    }
+    let proc = crate::procfs::ProcRoot::open().map_err(crate::lsm::LsmError::from)?;
+    Ok(Some(proc))
+}
+
 /// The AppArmor profile and SELinux label the process takes on at its
 /// execve, written through `proc` (or a verified procfs opened now). This
 /// comes before any seccomp filter, so a profile need not allow keel's
