@@ -252,6 +252,19 @@ mod tests {
     }
 
     #[test]
+    fn printable_ascii_shows_alike_in_both_charsets() {
+        let ascii: Vec<u8> = (b' '..=b'~').collect();
+        in_utf8_locale(|| {
+            for (buf, cells) in [(1000, 1000), (1000, 10), (10, 1000)] {
+                let utf8 = output_pass(&ascii, Charset::Utf8, buf, cells);
+                assert_eq!(utf8, output_pass(&ascii, Charset::Bytes, buf, cells));
+            }
+        });
+        assert_eq!(lib(&ascii, Charset::Utf8), ascii);
+        assert_eq!(lib(&ascii, Charset::Bytes), ascii);
+    }
+
+    #[test]
     fn the_utf8_output_pass_marks_bad_bytes_and_unprintable_characters() {
         in_utf8_locale(|| {
             // Each undecodable byte is its own '?'; U+0085 is unprintable.

@@ -133,14 +133,15 @@ fn usual_path(maj: u32, min: u32) -> Option<Vec<u8>> {
     Some(path.into_bytes())
 }
 
-/// The TTY column for a process with `tty_nr` (from its stat).
-pub fn tty_name(tty_nr: i32, pid: i32, drivers: &[Driver]) -> Vec<u8> {
+/// The TTY column for a process with `tty_nr` (from its stat); the driver
+/// table is asked for only when there is a terminal to name.
+pub fn tty_name<'a>(tty_nr: i32, pid: i32, drivers: impl FnOnce() -> &'a [Driver]) -> Vec<u8> {
     let dev = u64::from(tty_nr as u32);
     if dev == 0 {
         return b"?".to_vec();
     }
     let (maj, min) = (major(dev), minor(dev));
-    let found = driver_path(drivers, maj, min)
+    let found = driver_path(drivers(), maj, min)
         .or_else(|| link_path(pid, "fd/2", maj, min))
         .or_else(|| usual_path(maj, min).filter(|p| is_device(p, maj, min) == Some(true)))
         .or_else(|| link_path(pid, "fd/255", maj, min));
@@ -223,7 +224,7 @@ odd                  /dev/tts/%d   250 x console
 
     #[test]
     fn no_terminal_is_a_question_mark() {
-        assert_eq!(tty_name(0, 1, &[]), b"?");
+        assert_eq!(tty_name(0, 1, || panic!("no table needed")), b"?");
     }
 
     #[test]
@@ -245,9 +246,9 @@ odd                  /dev/tts/%d   250 x console
         let (ma, mi) = (major(rdev), minor(rdev));
         let tty_nr = ((mi & 0xff) | (ma << 8) | ((mi & !0xff) << 12)) as i32;
         let drivers = parse_drivers(&std::fs::read("/proc/tty/drivers").unwrap_or_default());
-        let got = tty_name(tty_nr, std::process::id() as i32, &drivers);
+        let got = tty_name(tty_nr, std::process::id() as i32, || &drivers);
         // Without the drivers table the usual name is found as well.
-        let usual = tty_name(tty_nr, 0, &[]);
+        let usual = tty_name(tty_nr, 0, || &[]);
         // SAFETY: closing the master opened above (its pts goes with it).
         unsafe { libc::close(master) };
         assert_eq!(got, abbreviate(&name));
