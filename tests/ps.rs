@@ -75,9 +75,17 @@ enum Verdict {
     Moving(String),
 }
 
+/// The CPU ticks `pid` has used, from its stat.
+fn cpu_ticks(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
 /// Compare one `keel ps` line with the real lines before and after it.
-/// Panics on a difference the processes' changes cannot explain.
-fn judge(keel: &str, before: Option<&String>, after: Option<&String>) -> Verdict {
+/// Panics on a difference the processes' changes cannot explain: with
+/// the same CPU ticks used before and after, C can only have fallen.
+fn judge(keel: &str, before: Option<&String>, after: Option<&String>, ran: bool) -> Verdict {
     let (Some(before), Some(after)) = (before, after) else {
         return Verdict::Moving(format!("process of {keel:?} came or went"));
     };
@@ -88,7 +96,7 @@ fn judge(keel: &str, before: Option<&String>, after: Option<&String>) -> Verdict
     if (k == b || k == a) && c_ok {
         return Verdict::Same;
     }
-    if b != a || bc != ac {
+    if b != a || bc != ac || ran {
         return Verdict::Moving(format!("{before:?} became {after:?}"));
     }
     panic!("keel's line differs from ps -ef's:\nkeel: {keel:?}\nps:   {before:?}");
@@ -96,12 +104,15 @@ fn judge(keel: &str, before: Option<&String>, after: Option<&String>) -> Verdict
 
 /// One round: ps -ef, keel ps, ps -ef. Same means every line of keel's
 /// matched; Moving, that some process changed meanwhile (a shell of the
-/// container may still be starting a child).
+/// container may still be starting a child, or still running its loop).
 fn compare_once(sb: &Sandbox, id: &str) -> (Verdict, String) {
     let pids = pids(sb, id);
+    let ticks = |pids: &[i32]| -> Vec<Option<u64>> { pids.iter().map(|p| cpu_ticks(*p)).collect() };
+    let ticks_before = ticks(&pids);
     let (header, before) = real_ps(&["-ef"], 1, &pids);
     let out = sb.rt.ok(&["ps", id]);
     let (_, after) = real_ps(&["-ef"], 1, &pids);
+    let ticks_after = ticks(&pids);
     if self::pids(sb, id) != pids {
         return (Verdict::Moving("processes came or went".into()), out.stdout);
     }
@@ -111,7 +122,9 @@ fn compare_once(sb: &Sandbox, id: &str) -> (Verdict, String) {
     for line in lines {
         let pid = pid_of(line, 1).unwrap_or_else(|| panic!("no pid in {line:?}: {out}"));
         shown.push(pid);
-        if let Verdict::Moving(why) = judge(line, before.get(&pid), after.get(&pid)) {
+        let i = pids.iter().position(|p| *p == pid);
+        let ran = i.is_none_or(|i| ticks_before[i] != ticks_after[i]);
+        if let Verdict::Moving(why) = judge(line, before.get(&pid), after.get(&pid), ran) {
             return (Verdict::Moving(why), out.stdout);
         }
     }
