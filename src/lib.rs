@@ -22,6 +22,7 @@ pub mod namespaces;
 pub mod netdev;
 pub mod process;
 pub mod procfs;
+pub mod ps_table;
 pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;

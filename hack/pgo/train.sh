@@ -72,6 +72,7 @@ round() {
 	k light list >/dev/null
 	k light list --format json >/dev/null
 	k other ps --format json c >/dev/null
+	k other ps c >/dev/null
 	k other exec c /bin/true
 	k other pause c
 	k other resume c

@@ -1,6 +1,7 @@
 //! `keel ps`: the container's processes, as runc prints them: `--format
-//! json` is a JSON array of pids (containerd parses it); the table is the
-//! lines of `ps` (default `ps -ef`) whose PID is the container's.
+//! json` is a JSON array of pids (containerd parses it); the table is what
+//! `ps -ef` prints for them, made by keel itself (`crate::ps_table`), or,
+//! given ps arguments, the lines of that `ps` whose PID is the container's.
 
 use anyhow::{bail, Context};
 use std::io::Write;
@@ -20,11 +21,11 @@ pub fn run(cli: &super::Cli, args: &super::PsArgs) -> anyhow::Result<()> {
         writeln!(out, "{text}")?;
         return Ok(());
     }
-    let ps_args: Vec<&str> = if args.ps_args.is_empty() {
-        vec!["-ef"]
-    } else {
-        args.ps_args.iter().map(String::as_str).collect()
-    };
+    if args.ps_args.is_empty() {
+        out.write_all(&crate::ps_table::table(&pids)?)?;
+        return Ok(());
+    }
+    let ps_args: Vec<&str> = args.ps_args.iter().map(String::as_str).collect();
     let output = std::process::Command::new("ps")
         .args(&ps_args)
         .output()
