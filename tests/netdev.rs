@@ -4,49 +4,9 @@
 
 mod common;
 
+use common::veth::{ip, Veth};
 use common::Sandbox;
 use serde_json::json;
-use std::process::Command;
-
-/// `ip ARGS`, which must succeed; its stdout.
-fn ip(args: &[&str]) -> String {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A veth pair for one test, removed when dropped: deleting one end
-/// deletes the other wherever it is.
-struct Pair {
-    host: String,
-    peer: String,
-}
-
-impl Pair {
-    fn new(tag: &str) -> Pair {
-        let n = std::process::id() % 100_000;
-        let pair = Pair {
-            host: format!("kh{tag}{n}"),
-            peer: format!("kc{tag}{n}"),
-        };
-        ip(&[
-            "link", "add", &pair.host, "type", "veth", "peer", "name", &pair.peer,
-        ]);
-        pair
-    }
-}
-
-impl Drop for Pair {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.host])
-            .status();
-    }
-}
 
 /// Whether link `name` on the host is administratively up.
 fn is_up(name: &str) -> bool {
@@ -58,7 +18,7 @@ fn is_up(name: &str) -> bool {
 #[test]
 fn a_failed_create_gives_net_devices_back_up_or_down_as_they_were() {
     for up in [true, false] {
-        let pair = Pair::new(if up { "u" } else { "d" });
+        let pair = Veth::new(if up { "u" } else { "d" });
         if up {
             ip(&["link", "set", "dev", &pair.peer, "up"]);
         }

@@ -7,6 +7,7 @@
 mod common;
 
 use common::tty::{create_with_pty, read_until};
+use common::veth::{ip, Veth};
 use common::Sandbox;
 use serde_json::json;
 use std::fs;
@@ -324,48 +325,11 @@ fn bind_mounts_of_a_file_and_a_socket() {
     drop(listener);
 }
 
-/// A veth pair made for one test; both ends are gone when it drops.
-struct Veth {
-    host: String,
-    peer: String,
-}
-
-impl Veth {
-    fn new(tag: &str) -> Veth {
-        let n = std::process::id() % 100_000;
-        let (host, peer) = (format!("kh{tag}{n}"), format!("kc{tag}{n}"));
-        let ip = |args: &[&str]| {
-            let out = std::process::Command::new("ip")
-                .args(args)
-                .output()
-                .expect("run ip");
-            assert!(
-                out.status.success(),
-                "ip {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        ip(&["link", "add", &host, "type", "veth", "peer", "name", &peer]);
-        let veth = Veth { host, peer };
-        ip(&["addr", "add", "10.213.7.2/24", "dev", &veth.peer]);
-        veth
-    }
-
-    fn exists(name: &str) -> bool {
-        std::path::Path::new("/sys/class/net").join(name).exists()
-    }
-}
-
-impl Drop for Veth {
-    fn drop(&mut self) {
-        for name in [&self.host, &self.peer] {
-            if Veth::exists(name) {
-                let _ = std::process::Command::new("ip")
-                    .args(["link", "del", name])
-                    .status();
-            }
-        }
-    }
+/// A veth pair whose peer has an address, for a container to take.
+fn addressed_veth(tag: &str) -> Veth {
+    let veth = Veth::new(tag);
+    ip(&["addr", "add", "10.213.7.2/24", "dev", &veth.peer]);
+    veth
 }
 
 /// A netlink socket subscribed to link changes, to wait for a link to
@@ -421,7 +385,7 @@ impl LinkEvents {
 
 #[test]
 fn net_device_moves_in_renamed_with_its_address_and_up() {
-    let veth = Veth::new("m");
+    let veth = addressed_veth("m");
     let mut sb = Sandbox::new("netdev");
     sb.bundle
         .set("/linux/netDevices", json!({ &veth.peer: {"name": "eth7"} }))
@@ -488,7 +452,7 @@ impl Drop for NetNs {
 fn a_failed_create_moves_net_devices_back_to_the_host() {
     for joined in [true, false] {
         let tag = if joined { "j" } else { "n" };
-        let veth = Veth::new(tag);
+        let veth = addressed_veth(tag);
         let netns = joined.then(|| NetNs::new(tag));
         let mut sb = Sandbox::new("netdev_undo");
         if let Some(ns) = &netns {

@@ -21,6 +21,7 @@ pub mod sandbox;
 pub mod sys;
 pub mod tty;
 pub mod userns;
+pub mod veth;
 
 pub use bundle::Bundle;
 pub use cgroup_guard::ExtraCgroups;
