@@ -389,8 +389,9 @@ mod tests {
         let with_user = plan_of(r#"{"namespaces": [{"type": "user"}, {"type": "network"}]}"#);
         assert!(!with_user.unshare_net);
         assert_ne!(with_user.clone_flags & libc::CLONE_NEWNET, 0);
-        let with_devices =
-            plan_of(r#"{"namespaces": [{"type": "network"}], "netDevices": {"eth7": {}}}"#);
+        let with_devices = plan_of(
+            r#"{"namespaces": [{"type": "network"}], "netDevices": {"eth7": {}}}"#,
+        );
         assert!(!with_devices.unshare_net);
         assert_ne!(with_devices.clone_flags & libc::CLONE_NEWNET, 0);
         let without = plan_of(r#"{"namespaces": [{"type": "pid"}]}"#);

@@ -29,10 +29,6 @@ pub struct InitContext<'a> {
     pub console_fd: Option<std::os::fd::RawFd>,
     pub to_parent: Sender<InitMsg>,
     pub from_parent: Receiver<ParentMsg>,
-    /// The parent makes the cgroup after the clone and says `CgroupMade`
-    /// (before `Placed`); `cgroup_made` records that it has come.
-    pub cgroup_late: bool,
-    pub cgroup_made: std::cell::Cell<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -287,7 +283,6 @@ fn prepare_rootfs(ctx: &InitContext) -> Result<bool, InitError> {
     rootfs::mount(spec, &prepared, trees, &mut || {
         if !ctx.plan.unshare_cgroup {
             if let Some(lines) = placed_cgroup_lines(ctx) {
-                wait_cgroup_made(ctx).map_err(|e| e.to_string())?;
                 return Ok(Some(lines));
             }
         }
@@ -328,24 +323,9 @@ fn enter_cgroup(ctx: &InitContext) -> Result<(), InitError> {
 }
 
 fn wait_placed(ctx: &InitContext) -> Result<(), InitError> {
-    wait_cgroup_made(ctx)?;
     match ctx.from_parent.recv()? {
         ParentMsg::Placed => Ok(()),
         _ => Err(InitError::Protocol("a message before Placed")),
-    }
-}
-
-/// With a cgroup made after the clone, wait until it exists (once).
-fn wait_cgroup_made(ctx: &InitContext) -> Result<(), InitError> {
-    if !ctx.cgroup_late || ctx.cgroup_made.get() {
-        return Ok(());
-    }
-    match ctx.from_parent.recv()? {
-        ParentMsg::CgroupMade => {
-            ctx.cgroup_made.set(true);
-            Ok(())
-        }
-        _ => Err(InitError::Protocol("a message before CgroupMade")),
     }
 }
 

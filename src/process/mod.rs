@@ -17,8 +17,7 @@
 //!  idmapped mounts with mappings of their
 //!  own: a user namespace holding each (a
 //!  short-lived child, maps written, ns kept)
-//!  pure cgroup2 host, or rootless: make
-//!  cgroup + limits (else after the clone)
+//!  make cgroup + limits
 //!  no mount namespace: record, then bind the
 //!  rootfs onto itself in ours (rootfs::shared_ns)
 //!  open namespaces to join; setns(pid) if joined
@@ -50,15 +49,12 @@
 //!  with the mount's user namespace, else
 //!  the init's (the kernel wants host root)
 //!                      ──── TreesMapped ──────▶
-//!  v1 or hybrid host, as root: make cgroup      config mounts (idmapped trees attached
-//!  + limits now, while the init mounts          by move_mount; cgroup mounts bind the
-//!                      ──── CgroupMade ───────▶ cgroups the parent is placing us in,
-//!  put the init in its cgroup (the first        once CgroupMade came, if it is sent; a
-//!  v1 cgroup.procs write waits 6-20 ms for      new cgroup namespace: wait for Placed
-//!  a grace period, which the init's work        first, then unshare), devices (bound from
-//!  overlaps; see init::prepare_rootfs)          the host in a user namespace)
-//!                      ───── Placed ──────────▶
-//!  record pid + start time (state: creating)
+//!  put the init in its cgroup (the first       config mounts (idmapped trees attached
+//!  v1 cgroup.procs write waits 6-20 ms for      by move_mount; cgroup mounts bind the
+//!  a grace period, which the init's work        cgroups the parent is placing us in; a
+//!  overlaps; see init::prepare_rootfs)          new cgroup namespace: wait for Placed
+//!                      ───── Placed ──────────▶ first, then unshare), devices (bound from
+//!  record pid + start time (state: creating)    the host in a user namespace)
 //!                                               with hooks: wait for Placed, then
 //!                      ◀──── MountsReady ────── (only with prestart, createRuntime
 //!  prestart, createRuntime hooks (host ns)       or createContainer hooks)
@@ -135,9 +131,6 @@ enum ParentMsg {
     Mapped,
     /// The idmapped mounts' trees have their mappings.
     TreesMapped,
-    /// The cgroup exists (sent only when it is made after the clone): the
-    /// init's cgroup mounts may bind it.
-    CgroupMade,
     /// The init is in its cgroup.
     Placed,
     /// prestart and createRuntime hooks have run.

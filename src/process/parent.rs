@@ -120,12 +120,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     let filter = compile_seccomp(opts)?;
     let idmap_ns = crate::idmap::Namespaces::make(&opts.bundle.spec)?;
     let mut st = pending::initial_state(opts);
-    let cgroup = pending.name_cgroup(&mut st, opts)?;
-    let cgroup_late = Pending::cgroup_after_clone(&cgroup, opts);
-    let mut cgroup = Some(cgroup);
-    if !cgroup_late {
-        pending.make_cgroup(&mut st, opts, cgroup.take().expect("named"))?;
-    }
+    pending.make_cgroup(&mut st, opts)?;
     pending.bind_rootfs(opts)?;
     let (to_parent, from_init) = channel::<InitMsg>()?;
     let (to_init, from_parent) = channel::<ParentMsg>()?;
@@ -141,8 +136,6 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
             .or(console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd)),
         to_parent,
         from_parent,
-        cgroup_late,
-        cgroup_made: std::cell::Cell::new(false),
     };
     // The init must not hold the lock or the parent's channel ends: the
     // lock would outlive create, and the ends would hide the parent's exit.
@@ -164,8 +157,8 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     map_ids(opts, &plan, pid, &to_init)?;
     map_mount_trees(opts, &idmap_ns, pid, &from_init, &to_init)?;
     drop(idmap_ns);
-    let placed = make_late_cgroup(&mut pending, &mut st, opts, cgroup, &to_init)
-        .and_then(|()| pending.place_init(pid, in_unified))
+    let placed = pending
+        .place_init(pid, in_unified)
         .and_then(|()| Ok(to_init.send(&ParentMsg::Placed)?));
     if let Err(e) = placed {
         return Err(init_reason(&from_init).unwrap_or(e));
@@ -177,22 +170,6 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     pending.record_init(&mut st, pid)?;
     drive_init(opts, &st, &from_init, &to_init)?;
     pending.finish(opts, st)
-}
-
-/// The cgroup `Pending::cgroup_after_clone` left for now, if any; the
-/// init's cgroup mounts wait for CgroupMade.
-fn make_late_cgroup(
-    pending: &mut Pending,
-    st: &mut State,
-    opts: &CreateOptions,
-    cgroup: Option<Cgroup>,
-    to_init: &Sender<ParentMsg>,
-) -> Result<(), CreateError> {
-    let Some(cgroup) = cgroup else {
-        return Ok(());
-    };
-    pending.make_cgroup(st, opts, cgroup)?;
-    Ok(to_init.send(&ParentMsg::CgroupMade)?)
 }
 
 /// The profile is compiled here, before the clone: the init only loads it.

@@ -70,41 +70,19 @@ impl Pending {
             .expect("pending holds the container until finish")
     }
 
-    /// Name the container's cgroup in the state, whose copy the init reads
-    /// (its cgroup mounts bind that cgroup); `make_cgroup` makes it.
-    pub(super) fn name_cgroup(
-        &self,
-        st: &mut State,
-        opts: &CreateOptions,
-    ) -> Result<Cgroup, CreateError> {
-        let spec = &opts.bundle.spec;
-        let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
-        let cgroup = Cgroup::for_container(path.as_deref(), opts.id)?;
-        st.cgroup = Some(cgroup.clone());
-        Ok(cgroup)
-    }
-
-    /// Whether the cgroup is made after the clone, while the init builds
-    /// its rootfs: where the init then joins it by a cgroup.procs write
-    /// (a v1 or hybrid host), making its directories (about a millisecond)
-    /// need not delay the clone. On a pure cgroup2 host the clone starts
-    /// the init in it (CLONE_INTO_CGROUP), so it must exist first; and a
-    /// rootless create must learn whether it gets one before the init
-    /// relies on it.
-    pub(super) fn cgroup_after_clone(cgroup: &Cgroup, opts: &CreateOptions) -> bool {
-        !opts.rootless && cgroup.kind() != cgroups::Kind::V2
-    }
-
-    /// Make the container's cgroup with its limits. The state names the
-    /// cgroup first, so that even a crash here leaves something `delete
-    /// --force` can find.
+    /// Make the container's cgroup with its limits, before any process
+    /// exists, so a bad limit fails create with nothing to kill. The state
+    /// names the cgroup first, so that even a crash here leaves something
+    /// `delete --force` can find.
     pub(super) fn make_cgroup(
         &mut self,
         st: &mut State,
         opts: &CreateOptions,
-        cgroup: Cgroup,
     ) -> Result<(), CreateError> {
         let spec = &opts.bundle.spec;
+        let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+        let cgroup = Cgroup::for_container(path.as_deref(), opts.id)?;
+        st.cgroup = Some(cgroup.clone());
         self.container().save(st)?;
         // Also apart from the state: a damaged state.json cannot name it.
         let c = self.container();
