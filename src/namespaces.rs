@@ -2,7 +2,7 @@
 
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType, Spec};
 use std::fs::File;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +22,8 @@ pub enum NamespaceError {
         path: PathBuf,
         source: nix::Error,
     },
+    #[error("linux.namespaces: make the network namespace: {source}")]
+    MakeNet { source: std::io::Error },
 }
 
 /// One namespace to join: already opened, so a path that vanishes later or a
@@ -48,10 +50,10 @@ pub struct Plan {
     /// be written before any process is in it, and a clone would put the
     /// init there at once. The init's exec enters it.
     pub unshare_time: bool,
-    /// A new network namespace is made by the init, not by the clone, when
-    /// nothing needs it at the clone: making one takes about a millisecond
-    /// (loopback, per-namespace sysctls), which then overlaps the grace
-    /// period of the init's cgroup placement instead of preceding it.
+    /// A new network namespace is made apart from the clone (`NetNs`),
+    /// when nothing needs the clone to make it: making one takes about a
+    /// millisecond (loopback, per-namespace sysctls), which a thread then
+    /// spends while create goes on; the init joins it.
     pub unshare_net: bool,
 }
 
@@ -160,10 +162,10 @@ pub fn plan(spec: &Spec) -> Result<Plan, NamespaceError> {
     Ok(plan)
 }
 
-/// Whether the init may make its new network namespace itself, right
-/// after the clone. Not with a user namespace, which must own it and whose
-/// maps come later; not with `linux.netDevices`, which the parent moves
-/// into the init's network namespace as soon as the init exists.
+/// Whether the new network namespace may be made apart from the clone.
+/// Not with a user namespace, which must own it and whose maps come later;
+/// not with `linux.netDevices`, which the parent moves into the init's
+/// network namespace as soon as the init exists (keeping to one way).
 fn net_can_wait(plan: &Plan, spec: &Spec) -> bool {
     let devices = spec
         .linux()
@@ -356,7 +358,7 @@ fn helper_main(joins: &[Join], flags: libc::c_int, child: impl FnOnce()) -> [i32
     }
 }
 
-fn read_full(fd: &std::os::fd::OwnedFd, buf: &mut [u8]) -> usize {
+fn read_full(fd: &OwnedFd, buf: &mut [u8]) -> usize {
     let mut got = 0;
     while got < buf.len() {
         match nix::unistd::read(fd, &mut buf[got..]) {
@@ -367,6 +369,59 @@ fn read_full(fd: &std::os::fd::OwnedFd, buf: &mut [u8]) -> usize {
         }
     }
     got
+}
+
+/// The network namespace of `Plan::unshare_net`, made by a thread of
+/// ours while create reads and claims the rest; the init joins it.
+pub enum NetNs {
+    NotWanted,
+    Making(std::thread::JoinHandle<std::io::Result<OwnedFd>>),
+    Made(OwnedFd),
+}
+
+impl NetNs {
+    pub fn start(wanted: bool) -> Result<NetNs, NamespaceError> {
+        if !wanted {
+            return Ok(NetNs::NotWanted);
+        }
+        let thread = std::thread::Builder::new().name("netns".into()).spawn(|| {
+            // Signals sent to keel are the main thread's to take (run
+            // forwards them through a signalfd).
+            let all = nix::sys::signal::SigSet::all();
+            let _ = all.thread_block();
+            // unshare moves only this thread; the fd keeps the namespace.
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)?;
+            Ok(File::open("/proc/thread-self/ns/net")?.into())
+        });
+        let handle = thread.map_err(|source| NamespaceError::MakeNet { source })?;
+        Ok(NetNs::Making(handle))
+    }
+
+    /// Wait for the thread. Every fork of ours comes after this: a child
+    /// made by a raw clone while another thread held a lock (malloc's)
+    /// would inherit the lock held forever.
+    pub fn wait(&mut self) -> Result<(), NamespaceError> {
+        if !matches!(self, NetNs::Making(_)) {
+            return Ok(());
+        }
+        let NetNs::Making(handle) = std::mem::replace(self, NetNs::NotWanted) else {
+            unreachable!("checked above");
+        };
+        let made = handle
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the thread making it panicked")));
+        *self = NetNs::Made(made.map_err(|source| NamespaceError::MakeNet { source })?);
+        Ok(())
+    }
+
+    /// The namespace for the init to join, once `wait` has made it.
+    pub fn fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        match self {
+            NetNs::Made(fd) => Some(fd.as_raw_fd()),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -389,9 +444,8 @@ mod tests {
         let with_user = plan_of(r#"{"namespaces": [{"type": "user"}, {"type": "network"}]}"#);
         assert!(!with_user.unshare_net);
         assert_ne!(with_user.clone_flags & libc::CLONE_NEWNET, 0);
-        let with_devices = plan_of(
-            r#"{"namespaces": [{"type": "network"}], "netDevices": {"eth7": {}}}"#,
-        );
+        let with_devices =
+            plan_of(r#"{"namespaces": [{"type": "network"}], "netDevices": {"eth7": {}}}"#);
         assert!(!with_devices.unshare_net);
         assert_ne!(with_devices.clone_flags & libc::CLONE_NEWNET, 0);
         let without = plan_of(r#"{"namespaces": [{"type": "pid"}]}"#);

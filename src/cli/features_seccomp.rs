@@ -96,7 +96,8 @@ mod tests {
     #[test]
     fn every_claimed_architecture_and_flag_compiles() {
         for arch in ARCHS {
-            let doc = json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": [arch.to_string()]});
+            let doc =
+                json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": [arch.to_string()]});
             assert!(compiles(doc), "{arch}");
         }
         for flag in FLAGS {

@@ -29,6 +29,9 @@ pub struct InitContext<'a> {
     pub console_fd: Option<std::os::fd::RawFd>,
     pub to_parent: Sender<InitMsg>,
     pub from_parent: Receiver<ParentMsg>,
+    /// The new network namespace the parent made apart from the clone
+    /// (`Plan::unshare_net`), inherited, for the init to join.
+    pub net_ns: Option<std::os::fd::RawFd>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,9 +128,8 @@ fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
     if !ctx.plan.joins_before_clone() {
         join_namespaces(ctx.plan)?;
     }
-    if ctx.plan.unshare_net {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-            .map_err(|e| sys("unshare the network namespace")(e.into()))?;
+    if let Some(fd) = ctx.net_ns {
+        join_new_net(fd)?;
     }
     if ctx.plan.unshare_time {
         crate::timens::unshare(spec)?;
@@ -194,6 +196,15 @@ fn prepare_process(
         hand_over_listener(ctx, listener)?;
     }
     Ok(program)
+}
+
+/// Enter the network namespace the parent made for us, and close its fd.
+fn join_new_net(fd: std::os::fd::RawFd) -> Result<(), InitError> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the parent's fd, inherited by the clone; ours to close.
+    let ns = unsafe { OwnedFd::from_raw_fd(fd) };
+    nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| sys("join the new network namespace")(e.into()))
 }
 
 /// Die with the parent until `Created`: an init orphaned mid-create would

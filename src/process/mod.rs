@@ -1,9 +1,9 @@
 //! The create-time process chain: how `keel create` builds a container.
 //!
 //! Two processes take part. `keel create` (the *parent*) forks the container
-//! *init* with one `clone` that creates the new namespaces (except those
-//! the init makes itself, later, for a reason: cgroup, time, and a network
-//! namespace nothing needs at the clone); the
+//! *init* with one `clone` that creates the new namespaces (except the
+//! cgroup and time ones, which the init makes later, and a network one a
+//! thread of the parent makes while the parent reads and claims); the
 //! init is a fork, not a re-exec, of keel, so no binary is copied or run
 //! again. Two typed channels (SOCK_SEQPACKET socketpairs) connect them, and
 //! the exec fifo in the state directory carries `start`.
@@ -12,6 +12,10 @@
 //!  keel create (parent)                         container init (child)
 //!  ────────────────────                         ──────────────────────
 //!  validate config, claim state dir (lock)
+//!  a new network namespace that no user ns
+//!  or netDevices tie to the clone: a thread
+//!  makes it meanwhile (about a millisecond),
+//!  joined before any fork
 //!  mkfifo <state>/exec.fifo
 //!  compile seccomp
 //!  idmapped mounts with mappings of their
@@ -34,11 +38,9 @@
 //!  config's maps must equal /proc/<init>/
 //!  uid_map, gid_map (else fail)
 //!                      ───── Mapped ──────────▶ (any user ns: waits for it)
-//!                                               setns into joined namespaces
-//!                                               (a new network namespace, when no user
-//!                                               ns or netDevices need it at the clone:
-//!                                               unshare, overlapping the placement;
-//!                                               a new time namespace: unshare, write
+//!                                               setns into joined namespaces, and into
+//!                                               the new network namespace made apart
+//!                                               (a new time namespace: unshare, write
 //!                                               timens_offsets; exec enters it)
 //!                                               setresuid/gid(0): root of the user ns
 //!                                               propagation, rootfs bound on itself;
