@@ -13,7 +13,7 @@
 # binary's own code, and the kernel maps it 64 KiB at a time around each
 # page touched, so the layout matters as much as the size: the linker is
 # given an order: the functions that start, state, kill, delete and list
-# ran, the C library functions keel's commands run (hack/pgo/libc-hot.txt),
+# ran, the prebuilt (glibc, Rust std) functions keel runs (hack/pgo/libc-hot.txt),
 # those create and run added, those the other commands added, and then the
 # rest (error paths, code no command reaches), where no call maps it. KEEL_PGO=0, or no
 # root, builds without a profile.

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Regenerate hack/pgo/libc-hot.txt: the glibc functions keel's common
-# commands run, which hack/build-release.sh links next to keel's own hot
-# code (the profile names only Rust functions). The list depends on
-# glibc's static library and the CPU's string-function variants, not on
-# keel's code, so it changes rarely: regenerate it when Debian's libc6-dev
-# or the machine kind changes.
+# Regenerate hack/pgo/libc-hot.txt: the prebuilt functions keel's common
+# commands run, glibc's and those of Rust's standard library, which
+# hack/build-release.sh links next to keel's own hot code (the profile
+# names only the functions of the crates cargo builds). The list depends
+# on glibc's static library, the CPU's string-function variants and the
+# Rust toolchain, hardly on keel's code, so it changes rarely: regenerate
+# it when Debian's libc6-dev, the toolchain or the machine kind changes.
 #
 #   hack/pgo/libc-hot.sh KEEL
 #

@@ -1,9 +1,10 @@
 # gdb -q -batch -x hack/pgo/trace-libc.py --args KEEL ARGS...
 #
-# Print (to $TRACE_OUT, appended) the C library functions a keel command
-# runs: a one-shot breakpoint on every function of a static, non-stripped
-# keel that is not Rust's, followed into no child. hack/pgo/libc-hot.sh
-# drives it; the list orders glibc's hot code next to keel's.
+# Print (to $TRACE_OUT, appended) the prebuilt functions a keel command
+# runs, which the profile cannot name: glibc's and those of Rust's standard
+# library. A one-shot breakpoint on every such function of a static,
+# non-stripped keel, followed into no child. hack/pgo/libc-hot.sh drives
+# it; the list orders that hot code next to keel's.
 import os
 import subprocess
 
@@ -17,7 +18,9 @@ first_name = {}
 nm = subprocess.run(["nm", "-n", binary], capture_output=True, text=True, check=True)
 for line in nm.stdout.splitlines():
     parts = line.split()
-    if len(parts) == 3 and parts[1] in "tTwWi" and not parts[2].startswith(("_ZN", "_R")):
+    # keel's own crates are profiled (legacy "_ZN" names); Rust's standard
+    # library comes prebuilt, unprofiled, with v0 names ("_R").
+    if len(parts) == 3 and parts[1] in "tTwWi" and not parts[2].startswith("_ZN"):
         first_name.setdefault(parts[0], parts[2])
 
 for setting in ["pagination off", "confirm off", "breakpoint always-inserted on", "follow-fork-mode parent",
