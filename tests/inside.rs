@@ -39,8 +39,9 @@ fn process_is_pid_1_of_its_own_namespace() {
 #[test]
 fn each_new_namespace_is_the_containers_own() {
     // Whether a namespace comes from the clone or, like the network one,
-    // from the init's own unshare, the process must end up in a new one:
-    // not the host's, and a network namespace with nothing but loopback.
+    // is made apart and joined by the init, the process must end up in a
+    // new one: not the host's, and a network namespace with nothing but
+    // loopback.
     let kinds = ["net", "ipc", "uts", "mnt", "pid"];
     let script = format!(
         "for ns in {}; do readlink /proc/self/ns/$ns; done; cut -d: -f1 /proc/net/dev | tail -n +3",
