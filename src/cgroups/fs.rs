@@ -112,6 +112,13 @@ pub fn make_dirs(base: &Path, dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
         dir: dir.to_path_buf(),
         err: io::Error::other(format!("not under {}", base.display())),
     })?;
+    // Usually only the leaf is new: one mkdir instead of one per level.
+    match std::fs::create_dir(dir) {
+        Ok(()) => return Ok(vec![dir.to_path_buf()]),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(Vec::new()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(CgroupError::dir("mkdir", dir.to_path_buf())(e)),
+    }
     let mut made = Vec::new();
     for attempt in 0..3 {
         let mut cur = base.to_path_buf();
@@ -278,4 +285,24 @@ fn all_dead(pids: &[i32], since: &mut Option<std::time::Instant>) -> bool {
 /// default parent `/keel`). Busy or non-empty means it is still in use.
 pub fn prune(dir: &Path) {
     let _ = std::fs::remove_dir(dir);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::make_dirs;
+    use std::path::Path;
+
+    #[test]
+    fn make_dirs_reports_exactly_what_it_made() {
+        let base = std::env::temp_dir().join(format!("keel-make-dirs-{}", std::process::id()));
+        std::fs::create_dir(&base).unwrap();
+        let deep = base.join("a/b/c");
+        let made = make_dirs(&base, &deep).unwrap();
+        assert_eq!(made, [base.join("a"), base.join("a/b"), deep.clone()]);
+        let sibling = base.join("a/b/d");
+        assert_eq!(make_dirs(&base, &sibling).unwrap(), [sibling]);
+        assert!(make_dirs(&base, &deep).unwrap().is_empty());
+        assert!(make_dirs(&base, Path::new("/elsewhere")).is_err());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 }
