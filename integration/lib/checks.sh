@@ -273,17 +273,23 @@ check_run_tty() {
 	ENGINE=$1
 	local out rc=0
 	local tries=1
-	out=$(eng_pty run_fg "$ENGINE-tty" --tty -- sh -c 'tty; exit 4') || rc=$?
+	# The pause before `tty` is for podman, not keel: `podman run -it`
+	# connects to conmon's attach socket before it starts the container,
+	# but conmon may read the container's first output before it accepts
+	# that connection, and then sends it to no one. A container that prints
+	# within a millisecond or two of `start` (keel's, often) lost its whole
+	# output in about half the runs here (runc's, slower to start, in none
+	# of six); with the pause, none in six.
+	local cmd='sleep 0.3; tty; exit 4'
+	out=$(eng_pty run_fg "$ENGINE-tty" --tty -- sh -c "$cmd") || rc=$?
 	say "$out"
-	# podman sometimes loses the whole output of a container that exits at
-	# once (seen with runc as well): the status came through, so ask again
-	# rather than fail on its race; the faster the runtime, the likelier it
-	# is (CI once lost two in a row), so up to three times.
+	# Should the race still strike, the status came through: ask again,
+	# up to three times, rather than fail on it.
 	while [ -z "$out" ] && [ "$rc" = 4 ] && [ "$tries" -lt 3 ]; do
 		say "no output at all: once more (podman's attach/exit race)"
 		tries=$((tries + 1))
 		rc=0
-		out=$(eng_pty run_fg "$ENGINE-tty" --tty -- sh -c 'tty; exit 4') || rc=$?
+		out=$(eng_pty run_fg "$ENGINE-tty" --tty -- sh -c "$cmd") || rc=$?
 		say "$out"
 	done
 	expect_contains "tty in run -t" /dev/pts/ "$out"
