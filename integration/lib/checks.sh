@@ -273,15 +273,17 @@ check_run_tty() {
 	ENGINE=$1
 	local out rc=0
 	local tries=1
-	# The pause before `tty` is for podman, not keel: `podman run -it`
+	# The container prints only once it has read a line from the terminal,
+	# which reaches it through podman's attach connection: `podman run -it`
 	# connects to conmon's attach socket before it starts the container,
 	# but conmon may read the container's first output before it accepts
 	# that connection, and then sends it to no one. A container that prints
 	# within a millisecond or two of `start` (keel's, often) lost its whole
 	# output in about half the runs here (runc's, slower to start, in none
-	# of six); with the pause, none in six.
-	local cmd='sleep 0.3; tty; exit 4'
-	out=$(eng_pty run_fg "$ENGINE-tty" --tty -- sh -c "$cmd") || rc=$?
+	# of six); waiting for input it can only get once conmon has accepted
+	# podman, none in eight.
+	local cmd='read -r line; tty; exit 4'
+	out=$(printf 'go\n' | eng_pty run_fg "$ENGINE-tty" --tty -- sh -c "$cmd") || rc=$?
 	say "$out"
 	# Should the race still strike, the status came through: ask again,
 	# up to three times, rather than fail on it.
@@ -289,7 +291,7 @@ check_run_tty() {
 		say "no output at all: once more (podman's attach/exit race)"
 		tries=$((tries + 1))
 		rc=0
-		out=$(eng_pty run_fg "$ENGINE-tty" --tty -- sh -c "$cmd") || rc=$?
+		out=$(printf 'go\n' | eng_pty run_fg "$ENGINE-tty" --tty -- sh -c "$cmd") || rc=$?
 		say "$out"
 	done
 	expect_contains "tty in run -t" /dev/pts/ "$out"
