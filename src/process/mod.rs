@@ -3,7 +3,7 @@
 //! Two processes take part. `keel create` (the *parent*) forks the container
 //! *init* with one `clone` that creates the new namespaces (except the
 //! cgroup and time ones, which the init makes later, and a network one a
-//! thread of the parent makes while the parent reads and claims); the
+//! thread of the parent makes while the parent makes the cgroup); the
 //! init is a fork, not a re-exec, of keel, so no binary is copied or run
 //! again. Two typed channels (SOCK_SEQPACKET socketpairs) connect them, and
 //! the exec fifo in the state directory carries `start`.
