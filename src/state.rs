@@ -320,20 +320,11 @@ fn replace(tmp: &Path, path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// The init's start time from /proc/PID/stat, and whether it is a zombie.
+/// The init's start time from /proc/PID/stat, and whether it is gone
+/// (a zombie, or exiting: see `procfs::stat::Stat::gone`).
 pub fn proc_start_time(pid: i32) -> Option<(u64, bool)> {
-    const PF_EXITING: u64 = 0x4;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: parse after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split(' ').collect();
-    let zombie = fields.first() == Some(&"Z") || fields.first() == Some(&"X");
-    // A pid namespace's init that was killed stays in the kernel's exit path
-    // until every other process of its namespace is reaped, which may be
-    // never (their parent may be outside and busy, or a pid 1 that does not
-    // reap). It runs no more code: count it as gone.
-    let exiting = fields.get(6)?.parse::<u64>().ok()? & PF_EXITING != 0;
-    Some((fields.get(19)?.parse().ok()?, zombie || exiting))
+    let stat = crate::procfs::stat::read(pid)?;
+    Some((stat.start_time, stat.gone()))
 }
 
 impl State {

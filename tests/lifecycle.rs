@@ -130,6 +130,30 @@ fn delete_refuses_a_running_container_unless_forced() {
 }
 
 #[test]
+fn an_init_whose_name_is_not_utf8_is_still_running() {
+    // The kernel keeps 15 bytes of a process name, cutting "é" in two:
+    // /proc/PID/stat then holds a byte that is not UTF-8, and the init
+    // must still count as alive (not stopped, not deletable).
+    let mut sb = Sandbox::new("init_name_bytes");
+    let (mut events, _gate) = (sb.fifo("events"), sb.fifo("gate"));
+    sb.bundle.sh(&format!(
+        "printf 'abcdefghijklmn\\303\\251' > /proc/$$/comm; {WAIT_FOR_GATE}"
+    ));
+    let id = sb.id.clone();
+    sb.create(&id);
+    sb.rt.ok(&["start", &id]);
+    events.read_line("the container to start");
+    let comm = fs::read(format!("/proc/{}/comm", sb.init_pid(&id))).unwrap();
+    assert_eq!(
+        comm, b"abcdefghijklmn\xc3\n",
+        "the name as the kernel keeps it"
+    );
+    assert_eq!(sb.rt.status(&id), "running");
+    sb.rt.fails(&["delete", &id]);
+    assert_eq!(sb.rt.status(&id), "running");
+}
+
+#[test]
 fn delete_force_removes_a_created_container() {
     let mut sb = Sandbox::new("delete_created");
     sb.bundle.args(&["sleep", "1000"]);

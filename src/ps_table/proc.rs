@@ -13,38 +13,7 @@ pub enum ProcReadError {
     NoBootTime,
 }
 
-/// The fields of /proc/PID/stat the table uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stat {
-    /// Between the first '(' and the last ')', as the kernel wrote it.
-    pub comm: Vec<u8>,
-    pub state: u8,
-    pub ppid: i32,
-    pub tty_nr: i32,
-    pub utime: u64,
-    pub stime: u64,
-    pub start_time: u64,
-}
-
-/// Parse the text of /proc/PID/stat; None if it is not one.
-pub fn parse_stat(text: &[u8]) -> Option<Stat> {
-    let open = text.iter().position(|c| *c == b'(')?;
-    let close = text.iter().rposition(|c| *c == b')')?;
-    let comm = text.get(open + 1..close)?.to_vec();
-    let rest = std::str::from_utf8(text.get(close + 2..)?).ok()?;
-    let fields: Vec<&str> = rest.split_ascii_whitespace().take(20).collect();
-    let num = |i: usize| -> Option<i64> { fields.get(i)?.parse().ok() };
-    let unum = |i: usize| -> Option<u64> { fields.get(i)?.parse().ok() };
-    Some(Stat {
-        comm,
-        state: *fields.first()?.as_bytes().first()?,
-        ppid: num(1)? as i32,
-        tty_nr: num(4)? as i32,
-        utime: unum(11)?,
-        stime: unum(12)?,
-        start_time: unum(19)?,
-    })
-}
+pub use crate::procfs::stat::Stat;
 
 /// What one process shows, as read from /proc.
 pub struct Process {
@@ -63,7 +32,7 @@ pub struct Process {
 pub fn read_process(pid: i32) -> Option<Process> {
     let dir = format!("/proc/{pid}");
     let uid = std::fs::metadata(&dir).ok()?.uid();
-    let stat = parse_stat(&std::fs::read(format!("{dir}/stat")).ok()?)?;
+    let stat = crate::procfs::stat::read(pid)?;
     let cmdline = read_capped(&format!("{dir}/cmdline"), CMDLINE_MAX).unwrap_or_default();
     Some(Process {
         pid,
@@ -150,18 +119,6 @@ fn line_len(text: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stat_fields_are_found_after_the_last_parenthesis() {
-        let text = b"42 (a (b) c) S 1 42 42 34816 42 4194560 1 2 3 4 150 25 0 0 20 0 1 0 12345 1000 10 18446744073709551615 1 2 3 4 5 0 0 0 0 0 0 0 17 3 0 0 0 0 0\n";
-        let stat = parse_stat(text).unwrap();
-        assert_eq!(stat.comm, b"a (b) c");
-        assert_eq!(stat.state, b'S');
-        assert_eq!((stat.ppid, stat.tty_nr), (1, 34816));
-        assert_eq!((stat.utime, stat.stime, stat.start_time), (150, 25, 12345));
-        assert_eq!(parse_stat(b"42 (sh"), None);
-        assert_eq!(parse_stat(b"42 (sh) S 1"), None);
-    }
 
     #[test]
     fn system_facts_parse_as_procps_reads_them() {

@@ -74,14 +74,8 @@ pub fn parse_drivers(text: &[u8]) -> Vec<Driver> {
     drivers
 }
 
-/// glibc's split of a device number.
-fn major(dev: u64) -> u32 {
-    (((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff)) as u32
-}
-
-fn minor(dev: u64) -> u32 {
-    ((dev & 0xff) | ((dev >> 12) & !0xff)) as u32
-}
+// glibc's split of a device number, which also fits /proc's tty_nr.
+use libc::{major, minor};
 
 /// Whether `path` exists and is the device (`maj`, `min`): None if it
 /// does not exist at all.
