@@ -69,12 +69,6 @@ pub struct Namespaces {
     made: Vec<((Key, Key), OwnedFd)>,
 }
 
-/// Whether `Namespaces::make` forks for `spec` (an idmapped mount with
-/// mappings of its own): create must not have a thread running then.
-pub fn forks(spec: &Spec) -> bool {
-    rootfs::idmapped(spec).iter().any(|m| m.mappings.is_some())
-}
-
 impl Namespaces {
     /// Before the clone: the namespaces for every idmapped mount that has
     /// mappings of its own. None for a config without any.

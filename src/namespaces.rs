@@ -54,7 +54,7 @@ pub struct Plan {
     /// when nothing needs the clone to make it: making one takes about a
     /// millisecond (loopback, per-namespace sysctls), which a thread then
     /// spends while create goes on; the init joins it.
-    pub unshare_net: bool,
+    pub net_apart: bool,
 }
 
 impl Plan {
@@ -139,7 +139,7 @@ pub fn plan(spec: &Spec) -> Result<Plan, NamespaceError> {
         joins: Vec::new(),
         unshare_cgroup: false,
         unshare_time: false,
-        unshare_net: false,
+        net_apart: false,
     };
     for (index, ns) in list(spec).iter().enumerate() {
         match ns.path() {
@@ -155,9 +155,9 @@ pub fn plan(spec: &Spec) -> Result<Plan, NamespaceError> {
     // Stable: the rest keep the config's order.
     plan.joins
         .sort_by_key(|j| j.kind != LinuxNamespaceType::User);
-    if net_can_wait(&plan, spec) {
+    if net_may_be_apart(&plan, spec) {
         plan.clone_flags &= !libc::CLONE_NEWNET;
-        plan.unshare_net = true;
+        plan.net_apart = true;
     }
     Ok(plan)
 }
@@ -166,12 +166,8 @@ pub fn plan(spec: &Spec) -> Result<Plan, NamespaceError> {
 /// Not with a user namespace, which must own it and whose maps come later;
 /// not with `linux.netDevices`, which the parent moves into the init's
 /// network namespace as soon as the init exists (keeping to one way).
-fn net_can_wait(plan: &Plan, spec: &Spec) -> bool {
-    let devices = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.net_devices().as_ref())
-        .is_some_and(|d| !d.is_empty());
+fn net_may_be_apart(plan: &Plan, spec: &Spec) -> bool {
+    let devices = crate::netdev::devices(spec).is_some();
     plan.clone_flags & libc::CLONE_NEWNET != 0 && !plan.user_ns() && !devices
 }
 
@@ -371,18 +367,14 @@ fn read_full(fd: &OwnedFd, buf: &mut [u8]) -> usize {
     got
 }
 
-/// The network namespace of `Plan::unshare_net`, made by a thread of
-/// ours while create reads and claims the rest; the init joins it.
-pub enum NetNs {
-    NotWanted,
-    Making(std::thread::JoinHandle<std::io::Result<OwnedFd>>),
-    Made(OwnedFd),
-}
+/// The network namespace of `Plan::net_apart`, made by a thread of ours
+/// while create makes the cgroup and the rest; the init joins it.
+pub struct NetNs(Option<std::thread::JoinHandle<std::io::Result<OwnedFd>>>);
 
 impl NetNs {
     pub fn start(wanted: bool) -> Result<NetNs, NamespaceError> {
         if !wanted {
-            return Ok(NetNs::NotWanted);
+            return Ok(NetNs(None));
         }
         let thread = std::thread::Builder::new().name("netns".into()).spawn(|| {
             // Signals sent to keel are the main thread's to take (run
@@ -394,33 +386,21 @@ impl NetNs {
             Ok(File::open("/proc/thread-self/ns/net")?.into())
         });
         let handle = thread.map_err(|source| NamespaceError::MakeNet { source })?;
-        Ok(NetNs::Making(handle))
+        Ok(NetNs(Some(handle)))
     }
 
-    /// Wait for the thread. Every fork of ours comes after this: a child
-    /// made by a raw clone while another thread held a lock (malloc's)
-    /// would inherit the lock held forever.
-    pub fn wait(&mut self) -> Result<(), NamespaceError> {
-        if !matches!(self, NetNs::Making(_)) {
-            return Ok(());
-        }
-        let NetNs::Making(handle) = std::mem::replace(self, NetNs::NotWanted) else {
-            unreachable!("checked above");
+    /// The namespace, once the thread is done. Every fork of ours comes
+    /// after this: a child made by a raw clone while another thread held
+    /// a lock (malloc's) would inherit the lock held forever.
+    pub fn join(self) -> Result<Option<OwnedFd>, NamespaceError> {
+        let Some(handle) = self.0 else {
+            return Ok(None);
         };
         let made = handle
             .join()
             .unwrap_or_else(|_| Err(std::io::Error::other("the thread making it panicked")));
-        *self = NetNs::Made(made.map_err(|source| NamespaceError::MakeNet { source })?);
-        Ok(())
-    }
-
-    /// The namespace for the init to join, once `wait` has made it.
-    pub fn fd(&self) -> Option<std::os::fd::RawFd> {
-        use std::os::fd::AsRawFd;
-        match self {
-            NetNs::Made(fd) => Some(fd.as_raw_fd()),
-            _ => None,
-        }
+        made.map(Some)
+            .map_err(|source| NamespaceError::MakeNet { source })
     }
 }
 
@@ -433,22 +413,22 @@ mod tests {
     }
 
     #[test]
-    fn the_init_makes_the_network_namespace_when_nothing_needs_it_at_the_clone() {
+    fn a_thread_makes_the_network_namespace_when_nothing_needs_it_at_the_clone() {
         let plan = plan_of(r#"{"namespaces": [{"type": "pid"}, {"type": "network"}]}"#);
-        assert!(plan.unshare_net);
+        assert!(plan.net_apart);
         assert_eq!(plan.clone_flags, libc::CLONE_NEWPID);
     }
 
     #[test]
     fn a_user_namespace_or_net_devices_keep_the_network_namespace_in_the_clone() {
         let with_user = plan_of(r#"{"namespaces": [{"type": "user"}, {"type": "network"}]}"#);
-        assert!(!with_user.unshare_net);
+        assert!(!with_user.net_apart);
         assert_ne!(with_user.clone_flags & libc::CLONE_NEWNET, 0);
         let with_devices =
             plan_of(r#"{"namespaces": [{"type": "network"}], "netDevices": {"eth7": {}}}"#);
-        assert!(!with_devices.unshare_net);
+        assert!(!with_devices.net_apart);
         assert_ne!(with_devices.clone_flags & libc::CLONE_NEWNET, 0);
         let without = plan_of(r#"{"namespaces": [{"type": "pid"}]}"#);
-        assert!(!without.unshare_net);
+        assert!(!without.net_apart);
     }
 }

@@ -139,7 +139,6 @@ impl Layout {
         }
     }
 
-    /// The v1 hierarchy that carries `controller`, if it is mounted.
     /// The v1 hierarchy a /proc/<pid>/cgroup line names by its controllers
     /// field (`cpu,cpuacct`, `name=systemd`), in whatever order it lists them.
     pub fn v1_of_line(&self, controllers: &str) -> Option<&Hierarchy> {
@@ -147,6 +146,7 @@ impl Layout {
         self.v1.iter().find(|h| h.controllers == names)
     }
 
+    /// The v1 hierarchy that carries `controller`, if it is mounted.
     pub fn v1(&self, controller: &str) -> Option<&Hierarchy> {
         self.v1
             .iter()

@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 
 pub use clone::clone_into;
 pub use error::CgroupError;
+pub use fs::is_cgroup2_root;
 pub use layout::{Hierarchy, Kind, Layout};
 
 use fs::{Dir, Files};

@@ -16,7 +16,7 @@ pub fn run(args: &super::SpecArgs, rootless: bool) -> anyhow::Result<()> {
     if path.exists() {
         anyhow::bail!("File {} exists. Remove it first", path.display());
     }
-    let mut spec = default_spec(pure_cgroup2());
+    let mut spec = default_spec(crate::cgroups::is_cgroup2_root());
     if rootless {
         make_rootless(
             &mut spec,
@@ -28,11 +28,6 @@ pub fn run(args: &super::SpecArgs, rootless: bool) -> anyhow::Result<()> {
     std::fs::write(&path, text + "\n")
         .map_err(|e| anyhow::anyhow!("write {}: {e}", path.display()))?;
     Ok(())
-}
-
-fn pure_cgroup2() -> bool {
-    nix::sys::statfs::statfs("/sys/fs/cgroup")
-        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
 }
 
 pub(crate) fn default_spec(cgroup_ns: bool) -> Value {

@@ -67,7 +67,8 @@ pub fn validate(spec: &Spec) -> Vec<(String, String)> {
     out
 }
 
-fn devices(spec: &Spec) -> Option<&HashMap<String, oci_spec::runtime::LinuxNetDevice>> {
+/// `linux.netDevices`, if it names any.
+pub(crate) fn devices(spec: &Spec) -> Option<&HashMap<String, oci_spec::runtime::LinuxNetDevice>> {
     let devices = spec.linux().as_ref()?.net_devices().as_ref()?;
     (!devices.is_empty()).then_some(devices)
 }

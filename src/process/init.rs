@@ -30,7 +30,7 @@ pub struct InitContext<'a> {
     pub to_parent: Sender<InitMsg>,
     pub from_parent: Receiver<ParentMsg>,
     /// The new network namespace the parent made apart from the clone
-    /// (`Plan::unshare_net`), inherited, for the init to join.
+    /// (`Plan::net_apart`), inherited, for the init to join.
     pub net_ns: Option<std::os::fd::RawFd>,
 }
 
@@ -128,8 +128,11 @@ fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
     if !ctx.plan.joins_before_clone() {
         join_namespaces(ctx.plan)?;
     }
-    if let Some(fd) = ctx.net_ns {
-        join_new_net(fd)?;
+    match (ctx.plan.net_apart, ctx.net_ns) {
+        (true, Some(fd)) => join_new_net(fd)?,
+        // Never the host's network instead of the new one.
+        (true, None) => return Err(InitError::Protocol("no network namespace to join")),
+        _ => {}
     }
     if ctx.plan.unshare_time {
         crate::timens::unshare(spec)?;

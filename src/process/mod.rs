@@ -12,20 +12,22 @@
 //!  keel create (parent)                         container init (child)
 //!  ────────────────────                         ──────────────────────
 //!  validate config, claim state dir (lock)
+//!  mkfifo <state>/exec.fifo
+//!  open namespaces to join
 //!  a new network namespace that no user ns
 //!  or netDevices tie to the clone: a thread
-//!  makes it meanwhile (about a millisecond),
-//!  joined before any fork
-//!  mkfifo <state>/exec.fifo
+//!  makes it meanwhile (about a millisecond)
 //!  compile seccomp
-//!  idmapped mounts with mappings of their
-//!  own: a user namespace holding each (a
-//!  short-lived child, maps written, ns kept)
 //!  make cgroup + limits
 //!  no mount namespace: record, then bind the
 //!  rootfs onto itself in ours (rootfs::shared_ns)
-//!  open namespaces to join; setns(pid) if joined
-//!  open exec fifo (O_PATH); connect --console-socket
+//!  connect --console-socket
+//!  join the thread (no thread of ours may run
+//!  when we fork)
+//!  idmapped mounts with mappings of their
+//!  own: a user namespace holding each (a
+//!  short-lived child, maps written, ns kept)
+//!  open exec fifo (O_PATH); setns(pid) if joined
 //!  clone(CLONE_NEW* | SIGCHLD) ───────────────▶ die with parent (PDEATHSIG)
 //!   (with a joined user namespace, or a new    not dumpable (a non-root caller:
 //!   one and other joins: a helper setns's       only once mapped)

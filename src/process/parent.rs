@@ -117,19 +117,17 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     checks::warn_ungrantable(&opts.bundle.spec);
     let mut pending = Pending::claim(opts)?;
     let plan = namespaces::plan(&opts.bundle.spec)?;
-    let mut net = namespaces::NetNs::start(plan.unshare_net)?;
+    let net = namespaces::NetNs::start(plan.net_apart)?;
     let filter = compile_seccomp(opts)?;
-    if crate::idmap::forks(&opts.bundle.spec) {
-        net.wait()?;
-    }
-    let idmap_ns = crate::idmap::Namespaces::make(&opts.bundle.spec)?;
     let mut st = pending::initial_state(opts);
     pending.make_cgroup(&mut st, opts)?;
     pending.bind_rootfs(opts)?;
     let (to_parent, from_init) = channel::<InitMsg>()?;
     let (to_init, from_parent) = channel::<ParentMsg>()?;
     let console = connect_console(opts)?;
-    net.wait()?;
+    let net_ns = net.join()?;
+    // It forks helpers: only once no thread of ours runs.
+    let idmap_ns = crate::idmap::Namespaces::make(&opts.bundle.spec)?;
     let ctx = InitContext {
         opts,
         state: &st,
@@ -141,7 +139,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
             .or(console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd)),
         to_parent,
         from_parent,
-        net_ns: net.fd(),
+        net_ns: net_ns.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
     };
     // The init must not hold the lock or the parent's channel ends: the
     // lock would outlive create, and the ends would hide the parent's exit.
@@ -154,7 +152,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     close.extend(idmap_ns.raw_fds());
     let cgroup_fd = pending.cgroup.as_ref().and_then(Cgroup::unified_fd);
     let (pid, in_unified) = spawn_init(&plan, ctx, &close, cgroup_fd.as_ref())?;
-    drop((cgroup_fd, net));
+    drop((cgroup_fd, net_ns));
     pending.adopt_init(pid);
     pending.move_netdevs(&opts.bundle.spec, pid)?;
     drop(console);
