@@ -23,12 +23,20 @@ fn a_failed_create_gives_net_devices_back_up_or_down_as_they_were() {
             ip(&["link", "set", "dev", &pair.peer, "up"]);
         }
         let mut sb = Sandbox::new("netdev_state");
+        // The hook runs on the host: the device must be gone from here by
+        // then, or nothing was given back.
+        let moved = sb.dir.join("moved");
+        let hook = format!(
+            "[ -e /sys/class/net/{} ] || echo moved > {}; exit 1",
+            pair.peer,
+            moved.display()
+        );
         sb.bundle
             .set("/linux/netDevices", json!({ &pair.peer: {"name": "eth7"} }))
-            .sh_hook("createRuntime", "exit 1");
+            .sh_hook("createRuntime", &hook);
         let id = sb.id.clone();
-        sb.try_create(&id, &[]).assert_failed();
-        sb.assert_nothing_left(&id);
+        sb.create_fails_cleanly(&id, &["createRuntime"]);
+        assert!(moved.exists(), "{} never left the host", pair.peer);
         assert_eq!(is_up(&pair.peer), up, "{} came back changed", pair.peer);
     }
 }

@@ -16,7 +16,7 @@ set -euo pipefail
 keel=$1
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/pkg.sh"
-ensure_packages gdb busybox-static
+ensure_packages gdb binutils:nm busybox-static
 
 work=$(mktemp -d /run/keel-libc-hot.XXXXXX)
 root=$work/state
@@ -34,7 +34,11 @@ json.dump(config, open(path, "w"))
 PY
 
 out=$work/hits
-trace() { TRACE_OUT=$out gdb -q -batch -x "$here/trace-libc.py" --args "$keel" --root "$root" "$@" >/dev/null 2>&1; }
+# gdb's chatter goes to a log, shown when a trace fails.
+trace() {
+	TRACE_OUT=$out gdb -q -batch -x "$here/trace-libc.py" --args "$keel" --root "$root" "$@" \
+		>"$work/gdb.log" 2>&1 || { cat "$work/gdb.log" >&2; echo "libc-hot.sh: tracing $* failed" >&2; return 1; }
+}
 trace create -b "$work/bundle" c
 trace state c
 trace start c

@@ -232,6 +232,9 @@ fn a_cgroup_that_cannot_take_the_init_fails_create_promptly() {
     };
     let mut sb = Sandbox::new("cg_busy");
     let id = sb.id.clone();
+    // Tracked before the directories exist: a failing step below still
+    // gets them removed.
+    sb.track(&id);
     for path in ["/keel-test".to_string(), cgroup_path(&id)] {
         let dir = cg_dir("unified", &path);
         fs::create_dir_all(&dir).unwrap();
