@@ -74,23 +74,30 @@ pub fn prepare(process: &Process, extra_env: &[String]) -> Result<Program, ExecE
     let args = process.args().clone().unwrap_or_default();
     let mut env = process.env().clone().unwrap_or_default();
     env.extend(extra_env.iter().cloned());
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        // As runc: HOME from the container's /etc/passwd, or "/".
-        let home = home_of(process.user().uid()).unwrap_or_else(|| "/".into());
-        env.push(format!("HOME={home}"));
-    }
+    let needs_home = !env.iter().any(|e| e.starts_with("HOME="));
     let path_var = env
         .iter()
         .rev()
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or(DEFAULT_PATH);
     let path = resolve(&args[0], path_var)?;
-    Ok(Program {
-        path: CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| ExecError::Nul { what: "args" })?,
-        argv: cstrings(args.into_iter(), "args")?,
-        envp: cstrings(env.into_iter(), "env")?,
-    })
+    let path =
+        CString::new(path.as_os_str().as_bytes()).map_err(|_| ExecError::Nul { what: "args" })?;
+    let argv = cstrings(args.into_iter(), "args")?;
+    let mut envp = cstrings(env.into_iter(), "env")?;
+    if needs_home {
+        let passwd = std::fs::read("/etc/passwd").unwrap_or_default();
+        envp.push(home_var(&passwd, process.user().uid()));
+    }
+    Ok(Program { path, argv, envp })
+}
+
+/// HOME for a process whose environment has none, as runc sets it: the
+/// home of `uid` in the container's passwd file `passwd`, byte for byte,
+/// or "/" without an entry (or with a home execve could not pass).
+fn home_var(passwd: &[u8], uid: u32) -> CString {
+    let home = crate::identity::passwd_entry(passwd, uid).map_or(&b"/"[..], |e| e.home);
+    CString::new([b"HOME=", home].concat()).unwrap_or_else(|_| c"HOME=/".into())
 }
 
 /// A cwd such as /proc/self/fd/N can lead through an fd inherited from the
@@ -139,15 +146,6 @@ fn same_dir_as_dot(cwd: &Path) -> bool {
         (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
         _ => false,
     }
-}
-
-/// The home directory of `uid` in the container's /etc/passwd.
-fn home_of(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split(':').collect();
-        (fields.len() >= 6 && fields[2].parse() == Ok(uid)).then(|| fields[5].to_string())
-    })
 }
 
 fn resolve(name: &str, path_var: &str) -> Result<PathBuf, ExecError> {
@@ -233,5 +231,17 @@ mod tests {
         let res = resolve(plain.to_str().unwrap(), "/bin");
         std::fs::remove_file(&plain).unwrap();
         assert!(matches!(res, Err(ExecError::NotExecutable { .. })));
+    }
+
+    #[test]
+    fn home_is_the_users_home_whatever_else_the_passwd_file_holds() {
+        let passwd =
+            b"odd\xff:x:5:5::/h\xff:\nuser:x:1000:1000::/home/user:/bin/sh\nnul:x:7:7::/a\0b:";
+        let home = |uid| home_var(passwd, uid).into_bytes();
+        assert_eq!(home(1000), b"HOME=/home/user");
+        // Bytes that are not UTF-8 pass as they are, as with runc.
+        assert_eq!(home(5), b"HOME=/h\xff");
+        assert_eq!(home(6), b"HOME=/");
+        assert_eq!(home(7), b"HOME=/");
     }
 }

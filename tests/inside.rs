@@ -116,6 +116,20 @@ fn user_groups_and_umask_come_from_process_user() {
 }
 
 #[test]
+fn home_comes_from_the_passwd_entry_even_past_a_line_that_is_not_utf8() {
+    let out = inside("home", "echo $HOME", |sb| {
+        let passwd = b"root:x:0:0:root:/root:/bin/sh\n\
+                       odd\xff:x:5:5:\xe9t\xe9:/h\xff:/bin/sh\n\
+                       user:x:1000:1000:user:/home/user:/bin/sh\n";
+        fs::write(sb.bundle.rootfs().join("etc/passwd"), passwd).unwrap();
+        // The template's environment has no HOME.
+        sb.bundle
+            .set("/process/user", json!({"uid": 1000, "gid": 1000}));
+    });
+    assert_eq!(out, "/home/user\n");
+}
+
+#[test]
 fn no_new_privileges_is_set() {
     let out = inside("nnp", "grep NoNewPrivs /proc/self/status", |sb| {
         sb.bundle.set("/process/noNewPrivileges", json!(true));

@@ -67,30 +67,6 @@ pub fn stime_format(now: (i32, i32), start: (i32, i32)) -> &'static std::ffi::CS
     }
 }
 
-/// The name of `uid` in passwd file `text`: the first well-formed entry
-/// with that uid, as glibc's files lookup finds it (blank lines and '#'
-/// comments skipped, uid and gid must be numbers).
-pub fn passwd_name(text: &[u8], uid: u32) -> Option<&[u8]> {
-    text.split(|c| *c == b'\n').find_map(|line| {
-        let start = line.iter().position(|c| !c.is_ascii_whitespace())?;
-        if line[start] == b'#' {
-            return None;
-        }
-        let mut fields = line[start..].split(|c| *c == b':');
-        let (name, _pw, id, gid) = (
-            fields.next()?,
-            fields.next()?,
-            fields.next()?,
-            fields.next()?,
-        );
-        let number = |f: &[u8]| -> Option<u32> {
-            let digits = f.iter().all(u8::is_ascii_digit) && !f.is_empty();
-            digits.then(|| std::str::from_utf8(f).ok()?.parse().ok())?
-        };
-        (number(id)? == uid && number(gid).is_some()).then_some(name)
-    })
-}
-
 /// The UID column for `uid` and its user name, if any: the name when it
 /// fits the column, cut to 7 characters and '+' when it does not (unless
 /// the cut lands inside a multibyte character), else the number. Returns
@@ -188,15 +164,6 @@ mod tests {
         assert_eq!(stime_format((124, 10), (124, 9)), c"%b%d");
         assert_eq!(stime_format((124, 10), (123, 10)), c"%Y");
         assert_eq!(start_epoch(1_000_000, 250, 100), 1_000_002);
-    }
-
-    #[test]
-    fn names_come_from_the_first_well_formed_passwd_entry() {
-        let text = b"# c:x:5:5\n\n  root:x:0:0::/root:/bin/sh\nbad:x:7\nx:x:abc:1\ndup:x:1000:1\nuser:x:1000:1000::/:/bin/sh";
-        assert_eq!(passwd_name(text, 0), Some(&b"root"[..]));
-        assert_eq!(passwd_name(text, 1000), Some(&b"dup"[..]));
-        assert_eq!(passwd_name(text, 5), None);
-        assert_eq!(passwd_name(text, 7), None);
     }
 
     #[test]

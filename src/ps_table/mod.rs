@@ -20,6 +20,7 @@ use fields::USER_WIDTH;
 use layout::{Align, Row, OUTBUF_SIZE};
 use proc::{Process, System};
 use std::cell::OnceCell;
+use std::collections::HashMap;
 
 pub use proc::ProcReadError;
 
@@ -42,7 +43,8 @@ struct Listing {
     widths: Widths,
     /// The local date of the listing: year and day of the year.
     today: Option<(i32, i32)>,
-    passwd: Vec<u8>,
+    /// The user name of each process's uid, if it has one.
+    names: HashMap<u32, Option<Vec<u8>>>,
     drivers: OnceCell<Vec<tty::Driver>>,
     time_locale: OnceCell<()>,
 }
@@ -55,12 +57,9 @@ pub fn table(pids: &[i32]) -> Result<Vec<u8>, ProcReadError> {
     pids.sort_unstable();
     pids.dedup();
     let processes: Vec<Process> = pids.into_iter().filter_map(proc::read_process).collect();
-    let passwd = if processes.is_empty() {
-        Vec::new()
-    } else {
-        std::fs::read("/etc/passwd").unwrap_or_default()
-    };
-    let charset = if processes.iter().all(|p| is_plain(p, &passwd)) {
+    let names = user_names(&processes);
+    let name = |uid| names.get(&uid).and_then(Option::as_deref);
+    let charset = if processes.iter().all(|p| is_plain(p, name(p.uid))) {
         Charset::Bytes
     } else {
         use_environment_locale(libc::LC_CTYPE);
@@ -75,7 +74,7 @@ pub fn table(pids: &[i32]) -> Result<Vec<u8>, ProcReadError> {
         },
         today: local_time(system.now).map(|tm| (tm.tm_year, tm.tm_yday)),
         system,
-        passwd,
+        names,
         drivers: OnceCell::new(),
         time_locale: OnceCell::new(),
     };
@@ -86,14 +85,31 @@ pub fn table(pids: &[i32]) -> Result<Vec<u8>, ProcReadError> {
     Ok(out)
 }
 
+/// The user names of the processes' uids: one read of /etc/passwd (none
+/// without processes) and one lookup per uid, however many processes
+/// share it.
+fn user_names(processes: &[Process]) -> HashMap<u32, Option<Vec<u8>>> {
+    let mut names = HashMap::new();
+    if processes.is_empty() {
+        return names;
+    }
+    let passwd = std::fs::read("/etc/passwd").unwrap_or_default();
+    for p in processes {
+        names.entry(p.uid).or_insert_with(|| {
+            crate::identity::passwd_entry(&passwd, p.uid).map(|e| e.name.to_vec())
+        });
+    }
+    names
+}
+
 /// Whether all the text of `p` the table escapes is printable ASCII (the
 /// NULs and newlines of a command line become spaces first). Such text
 /// shows alike in every locale, so the locale's character tables, whose
 /// loading would be most of what the table costs (a third of a megabyte
 /// for C.UTF-8, about 128 KiB more peak RSS), stay unloaded.
-fn is_plain(p: &Process, passwd: &[u8]) -> bool {
+fn is_plain(p: &Process, name: Option<&[u8]>) -> bool {
     let printable = |c: &u8| (b' '..=b'~').contains(c);
-    let name = fields::passwd_name(passwd, p.uid).unwrap_or_default();
+    let name = name.unwrap_or_default();
     // The comm shows only for a process without arguments.
     let command_plain = if p.cmdline.is_empty() {
         p.stat.comm.iter().all(printable)
@@ -134,7 +150,7 @@ impl Listing {
     fn row(&self, p: &Process) -> Vec<u8> {
         let (hz, st) = (self.system.hertz, &p.stat);
         let mut row = Row::new();
-        let name = fields::passwd_name(&self.passwd, p.uid);
+        let name = self.names.get(&p.uid).and_then(Option::as_deref);
         let (user, cells) = fields::user_column(name, p.uid, self.charset);
         row.column(USER_WIDTH, Align::Left, &user, cells);
         put(
