@@ -181,17 +181,12 @@ fn output_pass_utf8(text: &[u8], buf_size: usize, max_cells: usize) -> (Vec<u8>,
 /// on this machine; the process's locale stays as it is.
 #[cfg(test)]
 pub(crate) fn in_utf8_locale<T>(f: impl FnOnce() -> T) -> T {
-    // SAFETY: newlocale/uselocale/freelocale on a locale object this
-    // function owns; the thread's previous locale is restored.
-    unsafe {
-        let loc = libc::newlocale(libc::LC_ALL_MASK, c"C.UTF-8".as_ptr(), std::ptr::null_mut());
-        assert!(!loc.is_null(), "the C.UTF-8 locale is missing");
-        let old = libc::uselocale(loc);
-        let result = f();
-        libc::uselocale(old);
-        libc::freelocale(loc);
-        result
-    }
+    let locale = super::locale::ThreadLocale::new();
+    assert!(
+        locale.take(libc::LC_ALL_MASK, c"C.UTF-8"),
+        "the C.UTF-8 locale is missing"
+    );
+    f()
 }
 
 #[cfg(test)]

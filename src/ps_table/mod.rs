@@ -6,18 +6,20 @@
 //!
 //! Formatting is pure (`fields`, `escape`, `layout`); `proc` and `tty` are
 //! the thin readers of /proc and /dev it needs. The locale comes from the
-//! environment as for `ps`, but only the categories the table shows, and
-//! only once some text needs them.
+//! environment as for `ps`, but only the categories the table shows, only
+//! once some text needs them, and only for the calling thread (`locale`).
 
 mod escape;
 mod fields;
 mod layout;
+mod locale;
 mod proc;
 mod tty;
 
 use escape::{output_pass, Charset};
 use fields::USER_WIDTH;
 use layout::{Align, Row, OUTBUF_SIZE};
+use locale::ThreadLocale;
 use proc::{Process, System};
 use std::cell::OnceCell;
 use std::collections::HashMap;
@@ -46,7 +48,8 @@ struct Listing {
     /// The user name of each process's uid, if it has one.
     names: HashMap<u32, Option<Vec<u8>>>,
     drivers: OnceCell<Vec<tty::Driver>>,
-    time_locale: OnceCell<()>,
+    /// In force on this thread until the table is made.
+    locale: ThreadLocale,
 }
 
 /// The table for `pids` (any order; shown ascending, as /proc lists them),
@@ -59,10 +62,13 @@ pub fn table(pids: &[i32]) -> Result<Vec<u8>, ProcReadError> {
     let processes: Vec<Process> = pids.into_iter().filter_map(proc::read_process).collect();
     let names = user_names(&processes);
     let name = |uid| names.get(&uid).and_then(Option::as_deref);
+    // LC_CTYPE decides which bytes are printable, LC_TIME (in `stime`)
+    // how STIME names months; no other category shows in the table.
+    let locale = ThreadLocale::new();
     let charset = if processes.iter().all(|p| is_plain(p, name(p.uid))) {
         Charset::Bytes
     } else {
-        use_environment_locale(libc::LC_CTYPE);
+        locale.take_from_environment(libc::LC_CTYPE_MASK);
         Charset::current()
     };
     let listing = Listing {
@@ -76,7 +82,7 @@ pub fn table(pids: &[i32]) -> Result<Vec<u8>, ProcReadError> {
         system,
         names,
         drivers: OnceCell::new(),
-        time_locale: OnceCell::new(),
+        locale,
     };
     let mut out = listing.header();
     for process in &processes {
@@ -119,14 +125,6 @@ fn is_plain(p: &Process, name: Option<&[u8]>) -> bool {
             .all(|c| printable(c) || *c == 0 || *c == b'\n')
     };
     command_plain && name.iter().all(printable)
-}
-
-/// Take `category` of the locale from the environment, as `ps` takes them
-/// all: LC_CTYPE decides which bytes are printable, LC_TIME how STIME
-/// names months; no other category shows in the table.
-fn use_environment_locale(category: libc::c_int) {
-    // SAFETY: keel is single-threaded here; "" is a valid C string.
-    unsafe { libc::setlocale(category, c"".as_ptr()) };
 }
 
 /// Text that is as many cells as bytes (digits, times, tty names).
@@ -187,8 +185,7 @@ impl Listing {
         };
         let format = fields::stime_format(today, (tm.tm_year, tm.tm_yday));
         if format == c"%b%d" {
-            self.time_locale
-                .get_or_init(|| use_environment_locale(libc::LC_TIME));
+            self.locale.take_from_environment(libc::LC_TIME_MASK);
         }
         strftime(format, &tm)
     }
