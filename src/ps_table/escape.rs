@@ -86,7 +86,9 @@ pub fn library_pass(text: &mut [u8], charset: Charset) {
 }
 
 /// `ps`'s pass: at most `max_cells` screen cells and `buf_size - 1` bytes
-/// of `text`. Returns the bytes and the cells they take.
+/// of `text`, which ends at its first NUL as a C string would. Returns the
+/// bytes and the cells they take. One walk over the text, which stops
+/// where the limits do.
 pub fn output_pass(
     text: &[u8],
     charset: Charset,
@@ -96,13 +98,18 @@ pub fn output_pass(
     if buf_size == 0 || max_cells == 0 {
         return (Vec::new(), 0);
     }
-    let text = text.split(|c| *c == 0).next().unwrap_or_default();
     match charset {
         Charset::Utf8 => output_pass_utf8(text, buf_size, max_cells),
         Charset::Bytes => {
             // One byte is one cell here.
-            let n = text.len().min(max_cells).min(buf_size - 1);
-            (text[..n].iter().map(|c| byte_wise(*c)).collect(), n)
+            let out: Vec<u8> = text
+                .iter()
+                .take_while(|c| **c != 0)
+                .take(max_cells.min(buf_size - 1))
+                .map(|c| byte_wise(*c))
+                .collect();
+            let cells = out.len();
+            (out, cells)
         }
     }
 }
@@ -125,21 +132,22 @@ extern "C" {
 /// character it calls unprintable is one '?', and a printable one is kept
 /// whole only if its cells and bytes still fit.
 fn output_pass_utf8(text: &[u8], buf_size: usize, max_cells: usize) -> (Vec<u8>, usize) {
-    let mut z = text.to_vec();
-    z.push(0);
     // SAFETY: a plain query of the current locale.
     let mb_max = unsafe { __ctype_get_mb_cur_max() }.max(1);
     // SAFETY: mbstate_t is plain data; all zeroes is the initial state.
     let mut state: libc::mbstate_t = unsafe { std::mem::zeroed() };
     let (mut out, mut cells, mut pos) = (Vec::new(), 0, 0);
-    while cells < max_cells && out.len() + 1 < buf_size {
+    while pos < text.len() && cells < max_cells && out.len() + 1 < buf_size {
         let mut wc: libc::wchar_t = 0;
-        let avail = (z.len() - pos).min(mb_max);
-        // SAFETY: z[pos..] holds `avail` readable bytes and ends in a NUL
-        // the decoder stops at; wc and state are valid for writing.
-        let len = unsafe { mbrtowc(&mut wc, z[pos..].as_ptr().cast(), avail, &mut state) };
+        let avail = (text.len() - pos).min(mb_max);
+        // SAFETY: text[pos..] holds `avail` readable bytes, which is all the
+        // decoder reads; wc and state are valid for writing.
+        let len = unsafe { mbrtowc(&mut wc, text[pos..].as_ptr().cast(), avail, &mut state) };
         match len as isize {
+            // A NUL: the end of the text.
             0 => break,
+            // Undecodable, or a sequence the text ends inside of: either
+            // way one '?' for its first byte.
             n if n < 0 => {
                 // SAFETY: see above.
                 state = unsafe { std::mem::zeroed() };
@@ -149,8 +157,8 @@ fn output_pass_utf8(text: &[u8], buf_size: usize, max_cells: usize) -> (Vec<u8>,
             }
             1 => {
                 // SAFETY: isprint takes any value of unsigned char.
-                let printable = unsafe { libc::isprint(i32::from(z[pos])) } != 0;
-                out.push(if printable { z[pos] } else { b'?' });
+                let printable = unsafe { libc::isprint(i32::from(text[pos])) } != 0;
+                out.push(if printable { text[pos] } else { b'?' });
                 pos += 1;
                 cells += 1;
             }
@@ -168,7 +176,7 @@ fn output_pass_utf8(text: &[u8], buf_size: usize, max_cells: usize) -> (Vec<u8>,
                 if width > max_cells - cells || n >= buf_size - (out.len() + 1) {
                     break;
                 }
-                out.extend_from_slice(&z[pos..pos + n]);
+                out.extend_from_slice(&text[pos..pos + n]);
                 pos += n;
                 cells += width;
             }
@@ -265,6 +273,14 @@ mod tests {
             // Each undecodable byte is its own '?'; U+0085 is unprintable.
             let (out, cells) = output_pass(b"\xe4\xb8A\xc2\x85\x01", Charset::Utf8, 100, 100);
             assert_eq!((out.as_slice(), cells), (&b"??A??"[..], 5));
+            // A sequence cut short by the end of the text, or by a NUL,
+            // which ends it.
+            assert_eq!(
+                output_pass(b"ab\xe4\xb8", Charset::Utf8, 100, 100).0,
+                b"ab??"
+            );
+            assert_eq!(output_pass(b"a\xe4\0b", Charset::Utf8, 100, 100).0, b"a?");
+            assert_eq!(output_pass(b"ab\0cd", Charset::Utf8, 100, 100).0, b"ab");
         });
     }
 }

@@ -100,13 +100,14 @@ pub fn clean_comm(raw: &[u8], charset: Charset) -> Vec<u8> {
 /// CMD before `ps` fits it into its column: the arguments of `cmdline`
 /// (the bytes read from /proc/PID/cmdline) joined by spaces, or "[comm]"
 /// when there are none (kernel threads, zombies: then " <defunct>" too).
+/// `comm` is as `clean_comm` made it: libproc2 passes it through its
+/// escaping again here, which changes nothing in text it already passed
+/// (a comm holds no NUL), so keel does not.
 pub fn command(cmdline: &[u8], comm: &[u8], zombie: bool, charset: Charset) -> Vec<u8> {
     if cmdline.is_empty() {
         let mut text = Vec::with_capacity(comm.len() + 12);
         text.push(b'[');
-        let mut name = comm.to_vec();
-        library_pass(&mut name, charset);
-        text.extend_from_slice(&name);
+        text.extend_from_slice(comm);
         text.push(b']');
         if zombie {
             text.extend_from_slice(b" <defunct>");
@@ -220,7 +221,28 @@ mod tests {
         assert_eq!(cmd(b""), "[comm]");
         let zombie = command(b"", b"sh", true, Charset::Bytes);
         assert_eq!(zombie, b"[sh] <defunct>");
-        let odd = command(b"", b"a\x01b", false, Charset::Bytes);
+        let odd = command(
+            b"",
+            &clean_comm(b"a\x01b", Charset::Bytes),
+            false,
+            Charset::Bytes,
+        );
         assert_eq!(odd, b"[a.b]");
+    }
+
+    #[test]
+    fn a_second_library_pass_changes_nothing_in_a_comm() {
+        // Every byte value, and leads cut short, in both charsets: what
+        // libproc2's second pass over a clean comm would give is the same.
+        let mut raw: Vec<u8> = (1..=255).collect();
+        raw.extend_from_slice(b"a\xe4\xb8");
+        for charset in [Charset::Bytes, Charset::Utf8] {
+            for window in raw.chunks(7).chain(raw.windows(15)) {
+                let once = clean_comm(window, charset);
+                let mut twice = once.clone();
+                library_pass(&mut twice, charset);
+                assert_eq!(once, twice, "{window:x?} {charset:?}");
+            }
+        }
     }
 }
