@@ -187,9 +187,10 @@ fn prepare_process(
     proc: &crate::procfs::ProcRoot,
 ) -> Result<exec::Program, InitError> {
     let opts = ctx.opts;
-    settings::apply_limits(process, Some(proc))?;
+    let proc = settings::ProcSource::Open(proc);
+    settings::apply_limits(process, &proc)?;
     linux_attrs::apply(opts.bundle.spec.linux().as_ref())?;
-    settings::exec_labels(process, Some(proc))?;
+    settings::exec_labels(process, &proc)?;
     let early = settings::load_seccomp(ctx.seccomp, process, SeccompStage::BeforeUserSwitch)?;
     settings::switch_user(process)?;
     let program = exec::prepare(process, &opts.extra_env)?;

@@ -292,9 +292,9 @@ fn setup(
     }
     // Before the limits and the filter, as in the init.
     settings::pass_fds(opts.preserve_fds)?;
-    let proc = settings::procfs_for(process)?;
-    settings::apply_limits(process, proc.as_ref())?;
-    settings::exec_labels(process, proc.as_ref())?;
+    let proc = settings::ProcSource::on_first_use();
+    settings::apply_limits(process, &proc)?;
+    settings::exec_labels(process, &proc)?;
     super::linux_attrs::apply_each(opts.personality, opts.memory_policy)?;
     let filter = opts.seccomp.map(|(f, _)| f);
     let early = settings::load_seccomp(filter, process, SeccompStage::BeforeUserSwitch)?;

@@ -4,8 +4,10 @@
 use crate::capabilities::{self, CapError};
 use crate::console::{self, ConsoleError};
 use crate::identity::{self, IdentityError};
+use crate::procfs::{ProcError, ProcRoot};
 use crate::rlimits::{self, RlimitError};
 use oci_spec::runtime::Process;
+use std::cell::OnceCell;
 use std::os::fd::OwnedFd;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +23,7 @@ pub enum SettingsError {
     #[error(transparent)]
     Rlimit(#[from] RlimitError),
     #[error("process.oomScoreAdj: {0}")]
-    OomScoreAdj(crate::procfs::ProcError),
+    OomScoreAdj(ProcError),
     #[error(transparent)]
     Attribute(#[from] super::attributes::AttributeError),
     #[error(transparent)]
@@ -97,20 +99,42 @@ pub fn terminal(
     Ok(())
 }
 
-/// Limits of the process: oom_score_adj through `proc` (or a verified
-/// procfs opened now, never the container's "/proc" path), rlimits, and
-/// the scheduling attributes.
-pub fn apply_limits(
-    process: &Process,
-    proc: Option<&crate::procfs::ProcRoot>,
-) -> Result<(), SettingsError> {
-    if let Some(adj) = process.oom_score_adj() {
-        let write = |p: &crate::procfs::ProcRoot| p.write_self("oom_score_adj", &adj.to_string());
-        match proc {
-            Some(p) => write(p),
-            None => crate::procfs::ProcRoot::open().and_then(|p| write(&p)),
+/// The verified procfs the process's own writes into /proc (oom_score_adj,
+/// the LSM labels) go through, never the container's "/proc" path.
+pub enum ProcSource<'a> {
+    /// The init's, opened for its other writes.
+    Open(&'a ProcRoot),
+    /// `exec`'s: opened by the first write and shared with the next, so an
+    /// exec that writes nothing there makes no procfs.
+    OnFirstUse(OnceCell<ProcRoot>),
+}
+
+impl ProcSource<'_> {
+    pub fn on_first_use() -> Self {
+        ProcSource::OnFirstUse(OnceCell::new())
+    }
+
+    fn get(&self) -> Result<&ProcRoot, ProcError> {
+        match self {
+            ProcSource::Open(proc) => Ok(proc),
+            ProcSource::OnFirstUse(cell) => match cell.get() {
+                Some(proc) => Ok(proc),
+                None => {
+                    let opened = ProcRoot::open()?;
+                    Ok(cell.get_or_init(|| opened))
+                }
+            },
         }
-        .map_err(SettingsError::OomScoreAdj)?;
+    }
+}
+
+/// Limits of the process: oom_score_adj (through `proc`), rlimits, and
+/// the scheduling attributes.
+pub fn apply_limits(process: &Process, proc: &ProcSource) -> Result<(), SettingsError> {
+    if let Some(adj) = process.oom_score_adj() {
+        proc.get()
+            .and_then(|p| p.write_self("oom_score_adj", &adj.to_string()))
+            .map_err(SettingsError::OomScoreAdj)?;
     }
     if let Some(list) = process.rlimits() {
         rlimits::apply(list)?;
@@ -120,44 +144,19 @@ pub fn apply_limits(
     Ok(())
 }
 
-/// A verified procfs for `apply_limits` and `exec_labels` to share, when
-/// either writes into /proc for `process` (`exec`: the init has one).
-pub fn procfs_for(process: &Process) -> Result<Option<crate::procfs::ProcRoot>, SettingsError> {
-    if process.oom_score_adj().is_some() {
-        return crate::procfs::ProcRoot::open()
-            .map(Some)
-            .map_err(SettingsError::OomScoreAdj);
-    }
-    if crate::lsm::Labels::of(process).is_empty() {
-        return Ok(None);
-    }
-    let proc = crate::procfs::ProcRoot::open().map_err(crate::lsm::LsmError::from)?;
-    Ok(Some(proc))
-}
-
 /// The AppArmor profile and SELinux label the process takes on at its
-/// execve, written through `proc` (or a verified procfs opened now). This
-/// comes before any seccomp filter, so a profile need not allow keel's
-/// openat2, fstatfs and write, and before the user switch, as runc's init
-/// does; the labels only take effect at exec, so nothing keel does until
-/// then runs confined, except startContainer hooks, which the init spawns
-/// and which then run under the container's labels, as with runc.
-pub fn exec_labels(
-    process: &Process,
-    proc: Option<&crate::procfs::ProcRoot>,
-) -> Result<(), SettingsError> {
+/// execve, written through `proc`. This comes before any seccomp filter,
+/// so a profile need not allow keel's openat2, fstatfs and write, and
+/// before the user switch, as runc's init does; the labels only take
+/// effect at exec, so nothing keel does until then runs confined, except
+/// startContainer hooks, which the init spawns and which then run under
+/// the container's labels, as with runc.
+pub fn exec_labels(process: &Process, proc: &ProcSource) -> Result<(), SettingsError> {
     let labels = crate::lsm::Labels::of(process);
     if labels.is_empty() {
         return Ok(());
     }
-    let opened;
-    let proc = match proc {
-        Some(proc) => proc,
-        None => {
-            opened = crate::procfs::ProcRoot::open().map_err(crate::lsm::LsmError::from)?;
-            &opened
-        }
-    };
+    let proc = proc.get().map_err(crate::lsm::LsmError::from)?;
     Ok(crate::lsm::apply_exec_labels(proc, &labels)?)
 }
 
@@ -217,4 +216,17 @@ pub fn load_seccomp(
 pub enum SeccompStage {
     BeforeUserSwitch,
     AfterNoNewPrivs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProcSource;
+
+    #[test]
+    fn a_procfs_opened_on_first_use_is_shared_by_the_next() {
+        let proc = ProcSource::on_first_use();
+        let first: *const _ = proc.get().unwrap();
+        let second: *const _ = proc.get().unwrap();
+        assert_eq!(first, second);
+    }
 }
