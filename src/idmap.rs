@@ -22,14 +22,14 @@ use crate::userns::UsernsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdmapError {
-    #[error("mounts[{index}]: make a user namespace for its mappings: {source}")]
+    #[error("config.json: mounts[{index}]: make a user namespace for its mappings: {source}")]
     Clone {
         index: usize,
         source: std::io::Error,
     },
-    #[error("mounts[{index}]: {source}")]
+    #[error("config.json: mounts[{index}]: {source}")]
     Maps { index: usize, source: UsernsError },
-    #[error("mounts[{index}]: idmap {path:?}: {what}: {source}")]
+    #[error("config.json: mounts[{index}]: idmap {path:?}: {what}: {source}")]
     Sys {
         index: usize,
         path: std::path::PathBuf,

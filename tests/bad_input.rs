@@ -8,6 +8,7 @@ mod common;
 use common::{assert_keel_config_error, is_keel, Output, Sandbox};
 use serde_json::json;
 use std::fs;
+use std::path::Path;
 
 /// Create the sandbox's container after `configure`; it must fail and leave
 /// nothing. Returns the failed call for message checks.
@@ -82,6 +83,20 @@ fn unknown_mount_option() {
         index = sb.bundle.config["mounts"].as_array().unwrap().len() - 1;
     });
     assert_keel_config_error(&out, &format!("mounts[{index}].options[1]"), "bogusopt");
+}
+
+#[test]
+fn a_bind_source_that_is_missing_is_named_with_its_mount() {
+    // Found by the container init, and reported as a config error all the
+    // same: the line starts with the file and the mount's JSON path.
+    let mut sb = Sandbox::new("missing_bind_source");
+    sb.bundle
+        .bind(Path::new("/nonexistent/keel-test"), "/mnt", &[]);
+    let index = sb.bundle.config["mounts"].as_array().unwrap().len() - 1;
+    let id = sb.id.clone();
+    let out = sb.create_fails_cleanly(&id, &["/nonexistent/keel-test"]);
+    let prefix = format!("config.json: mounts[{index}]: stat bind source ");
+    common::assert_keel_error_starts_with(&out, &prefix);
 }
 
 #[test]

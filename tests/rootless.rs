@@ -285,9 +285,7 @@ fn idmapped_mounts_are_refused() {
     rl.track("rl5");
     let out = rl.keel(&["run", "rl5"]);
     out.assert_failed();
-    if common::is_keel() {
-        let want = format!("mounts[{index}]: idmapped mounts need keel to run as root");
-        assert!(out.stderr.contains(&want), "{out}");
-    }
+    let want = format!("config.json: mounts[{index}]: idmapped mounts need keel to run as root");
+    common::assert_keel_error_starts_with(&out, &want);
     assert!(!rl.dir.join("root").join("rl5").exists());
 }

@@ -91,7 +91,7 @@ pub fn main(mut ctx: InitContext, close: &[i32]) -> ! {
     let ready = match setup(&mut ctx) {
         Ok(ready) => ready,
         Err(e) => {
-            let msg = e.to_string();
+            let msg = report(&e);
             let msg = match e {
                 InitError::Hook(_) => InitMsg::HookFailed(msg),
                 _ => InitMsg::Failed(msg),
@@ -108,6 +108,22 @@ pub fn main(mut ctx: InitContext, close: &[i32]) -> ! {
     let (opts, st) = (ctx.opts, ctx.state);
     drop(ctx);
     wait_and_exec(ready, opts, st)
+}
+
+/// The line `create` shows for `e`. A config error is whole as it is,
+/// `config.json: <json path>: ...` like the parent's own; anything else
+/// says it happened in the init.
+fn report(e: &InitError) -> String {
+    let config = match e {
+        InitError::Exec(_) => true,
+        InitError::Rootfs(e) => e.is_config(),
+        _ => false,
+    };
+    if config {
+        e.to_string()
+    } else {
+        format!("container init: {e}")
+    }
 }
 
 fn exit(code: i32) -> ! {
@@ -452,4 +468,22 @@ fn wait_and_exec(ready: Ready, opts: &CreateOptions, st: &crate::state::State) -
     let err = exec::exec(program);
     let _ = write!(fifo, "{err}");
     exit(127)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{report, InitError};
+    use crate::rootfs::{RootfsError, StepError};
+
+    #[test]
+    fn a_config_error_is_the_whole_line_and_others_name_the_init() {
+        let refused = || StepError::Refused("refused".into());
+        let mount = InitError::Rootfs(RootfsError::Mount {
+            index: 3,
+            err: refused(),
+        });
+        assert_eq!(report(&mount), "config.json: mounts[3]: refused");
+        let links = InitError::Rootfs(RootfsError::DevLinks { err: refused() });
+        assert_eq!(report(&links), "container init: /dev symlinks: refused");
+    }
 }

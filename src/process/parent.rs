@@ -52,8 +52,8 @@ pub enum CreateError {
     #[error(transparent)]
     Idmap(#[from] crate::idmap::IdmapError),
     #[error(
-        "mounts[{index}]: idmapped mounts need keel to run as root (the kernel wants \
-         CAP_SYS_ADMIN over the source's filesystem)"
+        "config.json: mounts[{index}]: idmapped mounts need keel to run as root (the kernel \
+         wants CAP_SYS_ADMIN over the source's filesystem)"
     )]
     IdmapNeedsRoot { index: usize },
     #[error(transparent)]
@@ -84,7 +84,8 @@ pub enum CreateError {
         path: std::path::PathBuf,
         source: nix::Error,
     },
-    #[error("container init: {0}")]
+    /// What the init reported, as a whole line (see init.rs `report`).
+    #[error("{0}")]
     Init(String),
     #[error("container init: {0}")]
     Channel(#[from] ChannelError),

@@ -284,7 +284,7 @@ mod tests {
         let e = nodes(&s).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "linux.devices[0]: type must be one of \"c\", \"b\", \"u\", \"p\""
+            "config.json: linux.devices[0]: type must be one of \"c\", \"b\", \"u\", \"p\""
         );
     }
 

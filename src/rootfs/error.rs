@@ -30,12 +30,12 @@ impl StepError {
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
     /// A config value that cannot be honoured (also reported by `validate`).
-    #[error("{field}: {msg}")]
+    #[error("config.json: {field}: {msg}")]
     Invalid { field: String, msg: String },
     /// Preparing the mount tree around the rootfs (propagation, self-bind).
     #[error("rootfs {rootfs:?}: {err}")]
     Root { rootfs: PathBuf, err: StepError },
-    #[error("mounts[{index}]: {err}")]
+    #[error("config.json: mounts[{index}]: {err}")]
     Mount { index: usize, err: StepError },
     /// What the caller had to do before the first cgroup mount failed.
     #[error("mounts[{index}]: before mounting cgroups: {msg}")]
@@ -70,6 +70,20 @@ pub enum RootfsError {
     },
     #[error("root.readonly: {err}")]
     ReadonlyRoot { err: StepError },
+    /// The record of the rootfs bind in the runtime's mount namespace.
+    #[error("the rootfs mount record: {0}")]
+    Record(crate::state::StateError),
+}
+
+impl RootfsError {
+    /// Whether the message is a config error, starting `config.json:` and
+    /// the JSON path of the entry.
+    pub fn is_config(&self) -> bool {
+        matches!(
+            self,
+            RootfsError::Invalid { .. } | RootfsError::Mount { .. }
+        )
+    }
 }
 
 #[cfg(test)]
@@ -87,8 +101,10 @@ mod tests {
         };
         assert_eq!(
             e.to_string(),
-            "mounts[3]: mount tmpfs on \"/dev\" (type tmpfs): Operation not permitted (os error 1)"
+            "config.json: mounts[3]: mount tmpfs on \"/dev\" (type tmpfs): Operation not \
+             permitted (os error 1)"
         );
+        assert!(e.is_config());
         let e = RootfsError::Masked {
             index: 2,
             path: "/proc/kcore".into(),

@@ -250,7 +250,7 @@ mod tests {
         let e = root_propagation(&s).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "linux.rootfsPropagation: unknown propagation \"sideways\""
+            "config.json: linux.rootfsPropagation: unknown propagation \"sideways\""
         );
     }
 }

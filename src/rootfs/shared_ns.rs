@@ -125,10 +125,7 @@ enum Released {
 pub fn release_recorded(state: &Container) -> Result<(), RootfsError> {
     let record = state
         .load_record::<RootfsMount>(RECORD)
-        .map_err(|e| RootfsError::Invalid {
-            field: RECORD.into(),
-            msg: e.to_string(),
-        })?;
+        .map_err(RootfsError::Record)?;
     let Some(mount) = record else { return Ok(()) };
     let released = release(&mount)?;
     crate::logging::debug(&format!(

@@ -104,3 +104,20 @@ pub fn assert_keel_error(out: &Output, parts: &[&str]) {
 pub fn assert_keel_config_error(out: &Output, path: &str, value: &str) {
     assert_keel_error(out, &["config.json", path, value]);
 }
+
+/// keel's one error line is `prefix...`, e.g. `config.json: mounts[3]: `
+/// (keel only, as `assert_keel_error`). Without a log file the line is a
+/// log line, and its message (`msg="..."`, quotes escaped) is what must
+/// start so; `prefix` holds no quotes for that reason.
+pub fn assert_keel_error_starts_with(out: &Output, prefix: &str) {
+    assert_keel_error(out, &[]);
+    if !is_keel() {
+        return;
+    }
+    let line = out.stderr.trim_end();
+    let message = line.split_once(" msg=\"").map_or(line, |(_, m)| m);
+    assert!(
+        message.starts_with(prefix),
+        "error does not start with {prefix:?}: {out}"
+    );
+}

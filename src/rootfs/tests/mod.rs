@@ -354,7 +354,7 @@ fn proc_through_symlink_and_bad_options_are_refused() {
     })
     .unwrap_err();
     assert!(
-        err.contains("mounts[0]: \"/proc\" contains a symlink"),
+        err.contains("config.json: mounts[0]: \"/proc\" contains a symlink"),
         "{err}"
     );
 
@@ -367,7 +367,9 @@ fn proc_through_symlink_and_bad_options_are_refused() {
     })
     .unwrap_err();
     assert!(
-        err.contains("mounts[0].options[1]: unknown mount option \"foo\" for a bind mount"),
+        err.contains(
+            "config.json: mounts[0].options[1]: unknown mount option \"foo\" for a bind mount"
+        ),
         "{err}"
     );
     let s = spec(
@@ -378,7 +380,9 @@ fn proc_through_symlink_and_bad_options_are_refused() {
     })
     .unwrap_err();
     assert!(
-        err.contains("mounts[0]: stat bind source \"/nonexistent/keel\": No such file"),
+        err.contains(
+            "config.json: mounts[0]: stat bind source \"/nonexistent/keel\": No such file"
+        ),
         "{err}"
     );
 }
