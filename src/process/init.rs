@@ -310,7 +310,7 @@ fn prepare_rootfs(ctx: &InitContext) -> Result<bool, InitError> {
 /// doing so right now, which changes only the lines this rewrites).
 fn placed_cgroup_lines(ctx: &InitContext) -> Option<String> {
     let cgroup = ctx.state.cgroup.as_ref()?;
-    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let own = crate::procfs::read::text("/proc/self/cgroup").ok()?;
     Some(cgroup.proc_lines_once_placed(&own))
 }
 

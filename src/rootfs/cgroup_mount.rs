@@ -98,7 +98,7 @@ fn discover(rootfs: &Path, lines: Option<&str>) -> Result<Vec<Hierarchy>, StepEr
     let mounts = mountinfo::read_self().map_err(StepError::op("read /proc/self/mountinfo"))?;
     let text = match lines {
         Some(text) => text.to_string(),
-        None => std::fs::read_to_string("/proc/self/cgroup")
+        None => crate::procfs::read::text("/proc/self/cgroup")
             .map_err(StepError::op("read /proc/self/cgroup"))?,
     };
     Ok(hierarchies(
