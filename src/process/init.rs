@@ -22,6 +22,8 @@ pub struct InitContext<'a> {
     /// The compiled linux.seccomp, loaded at the end of setup.
     pub seccomp: Option<&'a crate::seccomp::Filter>,
     pub plan: &'a Plan,
+    /// What the init can grant, read by the parent before the clone.
+    pub grantable: &'a crate::capabilities::CapsHashSet,
     /// An O_PATH handle on the exec fifo, opened by the parent; the init
     /// takes it.
     pub fifo: Option<OwnedFd>,
@@ -191,7 +193,7 @@ fn prepare_process(
     linux_attrs::apply(opts.bundle.spec.linux().as_ref())?;
     settings::exec_labels(process, Some(proc))?;
     let early = settings::load_seccomp(ctx.seccomp, process, SeccompStage::BeforeUserSwitch)?;
-    settings::switch_user(process)?;
+    settings::switch_user(process, ctx.grantable)?;
     let program = exec::prepare(process, &opts.extra_env)?;
     settings::no_new_privs(process)?;
     let late = settings::load_seccomp(ctx.seccomp, process, SeccompStage::AfterNoNewPrivs)?;
