@@ -1,6 +1,7 @@
 //! process.capabilities: the five sets, applied with the caps crate.
 
-use caps::{CapSet, Capability, CapsHashSet};
+pub use caps::CapsHashSet;
+use caps::{CapSet, Capability};
 use oci_spec::runtime::{Capabilities, LinuxCapabilities};
 use std::str::FromStr;
 
@@ -13,6 +14,10 @@ pub enum CapError {
         set: &'static str,
         source: caps::errors::CapsError,
     },
+    #[error("process.capabilities.{set}: {cap} is not in the permitted set")]
+    NotPermitted { set: &'static str, cap: Capability },
+    #[error("process.capabilities: capset: {source}")]
+    Set { source: std::io::Error },
 }
 
 /// The kernel names of a spec capability set, e.g. "CAP_KILL", without those
@@ -34,11 +39,19 @@ fn convert(
     Ok(out)
 }
 
-/// What this process can hand on: its bounding set, which is also what
-/// this kernel knows (capset and execve never raise a capability outside
-/// it). A host that withholds one, as this project's machines withhold
-/// CAP_SYS_RESOURCE, makes it ungrantable to every container.
-pub fn grantable() -> CapsHashSet {
+/// What the init (or an exec'd process) can hand on: the bounding set it
+/// will hold, which capset and execve never go beyond. Read by the parent
+/// before the fork, once, rather than probed again capability by
+/// capability in the child. Outside a user namespace that is the runtime's
+/// own bounding set (a host that withholds one, as this project's machines
+/// withhold CAP_SYS_RESOURCE, makes it ungrantable to every container).
+/// Entering a user namespace, new or joined, resets the bounding set to
+/// every capability the kernel knows.
+pub fn grantable(in_user_ns: bool) -> CapsHashSet {
+    if in_user_ns {
+        return caps::runtime::procfs_all_supported(None)
+            .unwrap_or_else(|_| caps::runtime::thread_all_supported());
+    }
     caps::read(None, CapSet::Bounding).unwrap_or_else(|_| caps::all())
 }
 
@@ -65,41 +78,54 @@ pub fn ungrantable(spec: &LinuxCapabilities, grantable: &CapsHashSet) -> Vec<Str
 }
 
 /// Drop the bounding set to what is configured. Needs CAP_SETPCAP, so it
-/// runs before the uid change.
+/// runs before the uid change. What the set already lacks (or the kernel
+/// does not know) needs no drop.
 pub fn drop_bounding(spec: &LinuxCapabilities, grantable: &CapsHashSet) -> Result<(), CapError> {
     let keep = convert("bounding", spec.bounding(), grantable)?;
-    for cap in caps::all() {
-        if !keep.contains(&cap) {
-            caps::drop(None, CapSet::Bounding, cap).map_err(|source| CapError::Apply {
-                set: "bounding",
-                source,
-            })?;
-        }
+    for cap in grantable.iter().filter(|c| !keep.contains(c)) {
+        caps::drop(None, CapSet::Bounding, *cap).map_err(|source| CapError::Apply {
+            set: "bounding",
+            source,
+        })?;
     }
     Ok(())
 }
 
 /// Set the effective, permitted, inheritable and ambient sets. Runs after
 /// the uid change (with PR_SET_KEEPCAPS held across it).
+///
+/// One capset sets the first three: the kernel checks the new sets against
+/// the old permitted set as a whole, so no order among them is needed (the
+/// caps crate's per-set calls cost a capget and a capset each). Ambient
+/// capabilities are cleared with one call and raised one by one, rather
+/// than each of the kernel's capabilities set or lowered in turn.
 pub fn apply(spec: &LinuxCapabilities, grantable: &CapsHashSet) -> Result<(), CapError> {
     let permitted = convert("permitted", spec.permitted(), grantable)?;
     let effective = convert("effective", spec.effective(), grantable)?;
     let inheritable = convert("inheritable", spec.inheritable(), grantable)?;
     let ambient = convert("ambient", spec.ambient(), grantable)?;
-    let set = |name, which, value: &CapsHashSet| {
-        caps::set(None, which, value).map_err(|source| CapError::Apply { set: name, source })
+    if let Some(cap) = effective.iter().find(|c| !permitted.contains(c)) {
+        return Err(CapError::NotPermitted {
+            set: "effective",
+            cap: *cap,
+        });
+    }
+    crate::syscall::capset(mask(&effective), mask(&permitted), mask(&inheritable))
+        .map_err(|source| CapError::Set { source })?;
+    let apply_err = |source| CapError::Apply {
+        set: "ambient",
+        source,
     };
-    // The kernel lets inheritable grow only within the old permitted set,
-    // so it goes first while permitted is still full; effective must shrink
-    // before permitted can; ambient needs its caps in permitted and
-    // inheritable both.
-    set("inheritable", CapSet::Inheritable, &inheritable)?;
-    let kept: CapsHashSet = effective.intersection(&permitted).copied().collect();
-    set("effective", CapSet::Effective, &kept)?;
-    set("permitted", CapSet::Permitted, &permitted)?;
-    set("effective", CapSet::Effective, &effective)?;
-    set("ambient", CapSet::Ambient, &ambient)?;
+    caps::clear(None, CapSet::Ambient).map_err(apply_err)?;
+    for cap in &ambient {
+        caps::raise(None, CapSet::Ambient, *cap).map_err(apply_err)?;
+    }
     Ok(())
+}
+
+/// The kernel's bit mask of `set`.
+fn mask(set: &CapsHashSet) -> u64 {
+    set.iter().fold(0, |m, c| m | c.bitmask())
 }
 
 #[cfg(test)]

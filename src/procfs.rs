@@ -60,6 +60,7 @@ pub struct ProcRoot {
 /// `ProcRoot`: each must refuse to write into it.
 #[cfg(test)]
 pub(crate) mod planted;
+pub mod read;
 pub mod stat;
 
 fn check(ret: libc::c_long) -> io::Result<OwnedFd> {

@@ -336,3 +336,33 @@ pub fn mount_id(fd: std::os::fd::BorrowedFd<'_>, unique: bool) -> io::Result<(u6
     }
     Ok((stx.stx_mnt_id, false))
 }
+
+/// capset(2) of the calling thread's effective, permitted and inheritable
+/// sets at once (_LINUX_CAPABILITY_VERSION_3: two 32-bit words per set).
+pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let word = |i: u32| Data {
+        effective: (effective >> (32 * i)) as u32,
+        permitted: (permitted >> (32 * i)) as u32,
+        inheritable: (inheritable >> (32 * i)) as u32,
+    };
+    let data = [word(0), word(1)];
+    // SAFETY: both pointers are to live, correctly laid out kernel structs.
+    let ret = unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) };
+    check(ret).map(drop)
+}

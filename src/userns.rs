@@ -214,7 +214,7 @@ pub fn check_list(
 
 /// The host ids keel's own user namespace maps (its parent's range).
 fn parent_ranges(ids: Ids) -> Vec<Range> {
-    let text = std::fs::read_to_string(format!("/proc/self/{}", ids.proc_file()));
+    let text = crate::procfs::read::text(format!("/proc/self/{}", ids.proc_file()));
     parse_map(&text.unwrap_or_default())
         .unwrap_or_default()
         .into_iter()

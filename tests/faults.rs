@@ -19,6 +19,7 @@ use faults_support::{
 };
 use serde_json::json;
 use std::fs;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 /// Spawn `create` of the sandbox's container (already prepared).
@@ -67,6 +68,50 @@ fn killed_after_claiming_the_id_before_the_init_exists() {
     let dir = sb.state_dir(&id);
     wait_in_dir(&sb.rt.root, || dir.exists(), "the state dir to be claimed");
     kill_runtime(create);
+    sb.rt.ok(&["delete", "--force", &id]);
+    assert_container_gone(&sb, &id, None);
+}
+
+#[test]
+fn killed_after_making_the_cgroup_before_the_init_exists() {
+    keel_only!();
+    let mut sb = Sandbox::new("fault_cgroup_made");
+    // A console socket whose accept queue is full: keel's connect blocks,
+    // and keel connects after it made the cgroup, before the clone and
+    // before any state.json exists. Only its cgroup record names the
+    // cgroup then.
+    let sock = sb.dir.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    // SAFETY: listen(2) again on our own socket only sets its backlog.
+    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    let _queued = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    sb.bundle.set("/process/terminal", json!(true));
+    let id = sb.id.clone();
+    sb.prepare(&id);
+    let parent = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"]
+        .iter()
+        .map(|h| Path::new(h).join("keel-test"))
+        .find(|p| p.parent().unwrap().join("cgroup.procs").exists())
+        .expect("a cgroup hierarchy to watch");
+    fs::create_dir_all(&parent).unwrap();
+    let bundle = sb.bundle.dir.to_str().unwrap().to_string();
+    let socket = sock.to_str().unwrap();
+    let create = sb.rt.spawn(&[
+        "create",
+        "--bundle",
+        &bundle,
+        "--console-socket",
+        socket,
+        &id,
+    ]);
+    let made = parent.join(&id);
+    wait_in_dir(
+        &parent,
+        || made.is_dir(),
+        "the container's cgroup to be made",
+    );
+    kill_runtime(create);
+    assert!(!sb.state_dir(&id).join("state.json").exists());
     sb.rt.ok(&["delete", "--force", &id]);
     assert_container_gone(&sb, &id, None);
 }

@@ -30,7 +30,7 @@ impl Files for Dir {
     }
 
     fn read(&self, file: &str) -> io::Result<String> {
-        std::fs::read_to_string(self.0.join(file))
+        crate::procfs::read::text(self.0.join(file))
     }
 
     /// One write(2) on a file opened without O_CREAT/O_TRUNC: cgroupfs
@@ -146,7 +146,7 @@ pub fn make_dirs(base: &Path, dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
 /// Processes directly in one cgroup directory.
 pub fn procs(dir: &Path) -> Result<Vec<i32>, CgroupError> {
     let file = dir.join("cgroup.procs");
-    let text = std::fs::read_to_string(&file).map_err(|err| CgroupError::Read {
+    let text = crate::procfs::read::text(&file).map_err(|err| CgroupError::Read {
         field: "cgroup processes".into(),
         file,
         err,

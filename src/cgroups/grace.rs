@@ -49,7 +49,7 @@ pub fn start() {
     let Ok(layout) = Layout::detect() else {
         return;
     };
-    let Ok(own) = std::fs::read_to_string("/proc/self/cgroup") else {
+    let Ok(own) = crate::procfs::read::text("/proc/self/cgroup") else {
         return;
     };
     let Some(procs) = own_procs_file(&layout, &own) else {

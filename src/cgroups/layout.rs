@@ -69,12 +69,12 @@ impl Layout {
 
     fn read_host() -> Result<Layout, CgroupError> {
         let read = |p: &str| {
-            std::fs::read_to_string(p).map_err(|e| CgroupError::Layout(format!("read {p}: {e}")))
+            crate::procfs::read::text(p).map_err(|e| CgroupError::Layout(format!("read {p}: {e}")))
         };
         let mountinfo = read("/proc/self/mountinfo")?;
         let cgroup = read("/proc/self/cgroup")?;
         Layout::parse(&mountinfo, &cgroup, |mount| {
-            std::fs::read_to_string(mount.join("cgroup.controllers")).ok()
+            crate::procfs::read::text(mount.join("cgroup.controllers")).ok()
         })
     }
 

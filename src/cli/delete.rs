@@ -11,11 +11,10 @@ pub fn run(cli: &super::Cli, args: &super::DeleteArgs) -> anyhow::Result<()> {
     };
     match c.load() {
         Ok(st) => crate::lifecycle::destroy(c, &st, args.force)?,
-        // A create that crashed before writing its state: nothing of it
-        // runs (its init dies with it), so force removes the directory.
-        Err(StateError::NotFound(_)) if args.force => crate::lifecycle::remove_state(c)?,
-        // A damaged state file: force removes what can still be found.
-        Err(StateError::Corrupt { .. }) if args.force => {
+        // A create that crashed before writing its state (its init dies
+        // with it, but its cgroup may exist), or a damaged state file:
+        // force removes what can still be found.
+        Err(StateError::NotFound(_) | StateError::Corrupt { .. }) if args.force => {
             crate::lifecycle::destroy_damaged(c, &args.id)?
         }
         Err(e) => return Err(e.into()),

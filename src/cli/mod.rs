@@ -56,6 +56,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum Command {
     /// Create a container from a bundle; it waits for `start`.
     Create(CreateArgs),

@@ -192,7 +192,7 @@ fn check_unsupported(spec: &Spec, problems: &mut Vec<Problem>) {
 /// Why `linux.intelRdt` cannot be honoured: the spec requires an error
 /// when no resctrl filesystem is mounted, and keel does not drive one yet.
 fn intel_rdt_problem() -> String {
-    let mounted = std::fs::read_to_string("/proc/self/mountinfo")
+    let mounted = crate::procfs::read::text("/proc/self/mountinfo")
         .is_ok_and(|t| t.lines().any(|l| l.contains(" - resctrl ")));
     if mounted {
         "Intel RDT (resctrl) is not supported by keel yet".into()

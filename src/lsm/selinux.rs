@@ -76,11 +76,16 @@ pub fn mount_data(fstype: &str, data: &str, label: Option<&str>) -> String {
 /// instead of a context option.
 pub fn label_mount_root(fstype: &str, root: &Path, label: Option<&str>) -> std::io::Result<()> {
     match label {
-        Some(label) if fstype == "mqueue" => {
+        Some(label) if labels_root(fstype, Some(label)) => {
             crate::syscall::setxattr(root, c"security.selinux", label.as_bytes())
         }
         _ => Ok(()),
     }
+}
+
+/// Whether `label_mount_root` has anything to do for a mount of `fstype`.
+pub fn labels_root(fstype: &str, label: Option<&str>) -> bool {
+    label.is_some() && fstype == "mqueue"
 }
 
 #[cfg(test)]

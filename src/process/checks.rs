@@ -1,8 +1,9 @@
 //! What `create` refuses or warns about before it makes anything.
 
 use super::parent::{CreateError, CreateOptions};
+use crate::capabilities::{self, CapsHashSet};
 use crate::namespaces;
-use oci_spec::runtime::LinuxNamespaceType;
+use oci_spec::runtime::LinuxCapabilities;
 
 /// What can be refused before anything exists.
 pub(super) fn check_request(opts: &CreateOptions) -> Result<(), CreateError> {
@@ -28,19 +29,28 @@ fn check_idmap_caller(spec: &oci_spec::runtime::Spec) -> Result<(), CreateError>
     }
 }
 
-/// config.md: a capability that cannot be granted is logged as a warning,
-/// not an error; the init leaves it out. In a new user namespace the init
-/// holds the full set there, so only the host's limits matter outside one.
-pub(super) fn warn_ungrantable(spec: &oci_spec::runtime::Spec) {
+/// What the init can grant (`capabilities::grantable`; empty without
+/// process.capabilities, which then leaves the sets alone). config.md: a
+/// capability that cannot be granted is logged as a warning, not an error;
+/// the init leaves it out. In a user namespace the init holds the full set
+/// there, so only the host's limits matter outside one.
+pub(super) fn grantable(spec: &oci_spec::runtime::Spec, plan: &namespaces::Plan) -> CapsHashSet {
     let caps = spec
         .process()
         .as_ref()
         .and_then(|p| p.capabilities().as_ref());
-    let Some(caps) = caps else { return };
-    if namespaces::creates(spec, LinuxNamespaceType::User) {
-        return;
+    let Some(caps) = caps else {
+        return CapsHashSet::new();
+    };
+    let grantable = capabilities::grantable(plan.user_ns());
+    if !plan.user_ns() {
+        warn_ungrantable(caps, &grantable);
     }
-    let missing = crate::capabilities::ungrantable(caps, &crate::capabilities::grantable());
+    grantable
+}
+
+fn warn_ungrantable(caps: &LinuxCapabilities, grantable: &CapsHashSet) {
+    let missing = capabilities::ungrantable(caps, grantable);
     if !missing.is_empty() {
         crate::logging::warn(&format!(
             "process.capabilities: {} cannot be granted on this host (not in the runtime's \

@@ -22,6 +22,8 @@ pub struct InitContext<'a> {
     /// The compiled linux.seccomp, loaded at the end of setup.
     pub seccomp: Option<&'a crate::seccomp::Filter>,
     pub plan: &'a Plan,
+    /// What the init can grant, read by the parent before the clone.
+    pub grantable: &'a crate::capabilities::CapsHashSet,
     /// An O_PATH handle on the exec fifo, opened by the parent; the init
     /// takes it.
     pub fifo: Option<OwnedFd>,
@@ -208,7 +210,7 @@ fn prepare_process(
     linux_attrs::apply(opts.bundle.spec.linux().as_ref())?;
     settings::exec_labels(process, &proc)?;
     let early = settings::load_seccomp(ctx.seccomp, process, SeccompStage::BeforeUserSwitch)?;
-    settings::switch_user(process)?;
+    settings::switch_user(process, ctx.grantable)?;
     let program = exec::prepare(process, &opts.extra_env)?;
     settings::no_new_privs(process)?;
     let late = settings::load_seccomp(ctx.seccomp, process, SeccompStage::AfterNoNewPrivs)?;
@@ -327,7 +329,7 @@ fn prepare_rootfs(ctx: &InitContext) -> Result<bool, InitError> {
 /// doing so right now, which changes only the lines this rewrites).
 fn placed_cgroup_lines(ctx: &InitContext) -> Option<String> {
     let cgroup = ctx.state.cgroup.as_ref()?;
-    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let own = crate::procfs::read::text("/proc/self/cgroup").ok()?;
     Some(cgroup.proc_lines_once_placed(&own))
 }
 

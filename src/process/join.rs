@@ -129,10 +129,21 @@ pub fn spawn(opts: &ExecOptions) -> Result<i32, JoinError> {
     let go_tx_fd = go_tx.raw_fd();
     let cgroup_fd = opts.cgroup.and_then(Cgroup::unified_fd);
     let cgroup = cgroup_fd.as_ref().map(std::os::fd::AsFd::as_fd);
+    let grantable = match opts.process.capabilities() {
+        Some(_) => {
+            crate::capabilities::grantable(joins.iter().any(|j| j.kind == LinuxNamespaceType::User))
+        }
+        None => Default::default(),
+    };
+    let ctx = Child {
+        joins: &joins,
+        root: root.as_ref(),
+        grantable: &grantable,
+    };
     let (pid, in_unified) = namespaces::fork_into_cgroup(&joins, 0, cgroup, || {
         // SAFETY: closing the child's copy of a parent-side fd.
         unsafe { libc::close(go_tx_fd) };
-        child(opts, &joins, root.as_ref(), &go_rx, &tx)
+        child(opts, &ctx, &go_rx, &tx)
     })?;
     drop((tx, cgroup_fd));
     let outcome =
@@ -225,15 +236,19 @@ fn open_root(pid: i32) -> Result<OwnedFd, JoinError> {
         .map_err(|e| JoinError::Root(path, e.into()))
 }
 
+/// What the parent hands the child besides the options.
+struct Child<'a> {
+    /// The container's namespaces that differ from ours.
+    joins: &'a [Join],
+    /// The init's root, when the container shares our mount namespace.
+    root: Option<&'a OwnedFd>,
+    /// What the process can grant (`capabilities::grantable`).
+    grantable: &'a crate::capabilities::CapsHashSet,
+}
+
 /// The child's side, top to bottom; it execs or exits.
-fn child(
-    opts: &ExecOptions,
-    joins: &[Join],
-    root: Option<&OwnedFd>,
-    go: &Receiver<()>,
-    tx: &Sender<ExecMsg>,
-) {
-    let program = match setup(opts, joins, root, go, tx) {
+fn child(opts: &ExecOptions, ctx: &Child, go: &Receiver<()>, tx: &Sender<ExecMsg>) {
+    let program = match setup(opts, ctx, go, tx) {
         Ok(program) => program,
         Err(e) => {
             let _ = tx.send(&ExecMsg::Failed(e.to_string()));
@@ -251,12 +266,11 @@ fn child(
 
 fn setup(
     opts: &ExecOptions,
-    joins: &[Join],
-    root: Option<&OwnedFd>,
+    ctx: &Child,
     go: &Receiver<()>,
     tx: &Sender<ExecMsg>,
 ) -> Result<exec::Program, ChildError> {
-    let process = opts.process;
+    let (process, joins) = (opts.process, ctx.joins);
     settings::unblock_signals();
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .map_err(|e| ChildError::Sys(format!("set pdeathsig: {e}")))?;
@@ -283,7 +297,7 @@ fn setup(
     if joins.iter().any(|j| j.kind == LinuxNamespaceType::User) {
         crate::userns::become_root()?;
     }
-    if let Some(root) = root {
+    if let Some(root) = ctx.root {
         enter_root(root)?;
     }
     nix::unistd::setsid().map_err(|e| ChildError::Sys(format!("setsid: {e}")))?;
@@ -298,7 +312,7 @@ fn setup(
     super::linux_attrs::apply_each(opts.personality, opts.memory_policy)?;
     let filter = opts.seccomp.map(|(f, _)| f);
     let early = settings::load_seccomp(filter, process, SeccompStage::BeforeUserSwitch)?;
-    settings::switch_user(process)?;
+    settings::switch_user(process, ctx.grantable)?;
     let program = exec::prepare(process, &[])?;
     settings::no_new_privs(process)?;
     let late = settings::load_seccomp(filter, process, SeccompStage::AfterNoNewPrivs)?;

@@ -115,9 +115,9 @@ impl From<CgroupError> for CreateError {
 
 pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     checks::check_request(opts)?;
-    checks::warn_ungrantable(&opts.bundle.spec);
     let mut pending = Pending::claim(opts)?;
     let plan = namespaces::plan(&opts.bundle.spec)?;
+    let grantable = checks::grantable(&opts.bundle.spec, &plan);
     let net = namespaces::NetNs::start(plan.net_apart)?;
     let filter = compile_seccomp(opts)?;
     let mut st = pending::initial_state(opts);
@@ -134,6 +134,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
         state: &st,
         seccomp: filter.as_ref(),
         plan: &plan,
+        grantable: &grantable,
         fifo: Some(open_fifo(&pending)?),
         console_fd: opts
             .console_fd

@@ -1,7 +1,7 @@
 //! Settings of the process keel finally execs, shared by the container's
 //! init (`create`) and by processes joining a container (`exec`).
 
-use crate::capabilities::{self, CapError};
+use crate::capabilities::{self, CapError, CapsHashSet};
 use crate::console::{self, ConsoleError};
 use crate::identity::{self, IdentityError};
 use crate::procfs::{ProcError, ProcRoot};
@@ -162,18 +162,16 @@ pub fn exec_labels(process: &Process, proc: &ProcSource) -> Result<(), SettingsE
 
 /// Bounding set while we still hold CAP_SETPCAP, then the ids, then the
 /// other sets. Without process.capabilities the sets are left as they are.
-pub fn switch_user(process: &Process) -> Result<(), SettingsError> {
+/// `grantable`: `capabilities::grantable`, as the parent read it.
+pub fn switch_user(process: &Process, grantable: &CapsHashSet) -> Result<(), SettingsError> {
     let caps = process.capabilities().as_ref();
-    // Read before the bounding set shrinks: it is what the runtime (or, in
-    // a new user namespace, the namespace's full set) can grant.
-    let grantable = capabilities::grantable();
     if let Some(caps) = caps {
-        capabilities::drop_bounding(caps, &grantable)?;
+        capabilities::drop_bounding(caps, grantable)?;
     }
     identity::switch(process.user())?;
     identity::apply_umask(process.user());
     if let Some(caps) = caps {
-        capabilities::apply(caps, &grantable)?;
+        capabilities::apply(caps, grantable)?;
     }
     Ok(())
 }

@@ -52,7 +52,7 @@ pub fn parse(text: &[u8]) -> Option<Stat> {
 
 /// /proc/`pid`/stat of a live (or zombie) process; None if it is gone.
 pub fn read(pid: i32) -> Option<Stat> {
-    parse(&std::fs::read(format!("/proc/{pid}/stat")).ok()?)
+    parse(&super::read::bytes(format!("/proc/{pid}/stat")).ok()?)
 }
 
 #[cfg(test)]

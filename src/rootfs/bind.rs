@@ -22,12 +22,22 @@ pub fn mount_bind(root: &Root, e: &Entry<'_>) -> Result<(), StepError> {
     let target = mounts::mount_point(root, e, Kind::Bind, !meta.is_dir())?;
     let real = root.container_path(target.fd.as_fd())?;
     mounts::check_destination(&real, Source::Bind(src))?;
-    let fdp = sys::fd_path(target.fd.as_fd());
+    bind_on(target.fd.as_fd(), src, e, || root.reopen(target.fd.as_fd()))
+}
+
+/// Bind `src` on `target`, a mount point the caller resolved and checked;
+/// `reopen` finds the new mount (the old fd names the covered directory),
+/// asked only when the options need it.
+pub fn bind_on(
+    target: BorrowedFd<'_>,
+    src: &Path,
+    e: &Entry<'_>,
+    reopen: impl FnOnce() -> Result<OwnedFd, StepError>,
+) -> Result<(), StepError> {
     let flags = libc::MS_BIND | (e.opts.flags & libc::MS_REC);
-    sys::mount(Some(src), &fdp, None, flags, None)
+    sys::mount(Some(src), &sys::fd_path(target), None, flags, None)
         .map_err(StepError::op(format!("bind {src:?} on {:?}", e.dest)))?;
-    let top = root.reopen(target.fd.as_fd())?;
-    finish(top.as_fd(), src, e)
+    settle(src, e, reopen)
 }
 
 /// An idmapped bind: `tree`, the source's detached copy that the init
@@ -47,22 +57,33 @@ pub fn attach_tree(root: &Root, e: &Entry<'_>, tree: OwnedFd) -> Result<(), Step
         "attach the idmapped tree of {src:?} on {:?}",
         e.dest
     )))?;
-    let top = root.reopen(target.fd.as_fd())?;
-    finish(top.as_fd(), src, e)
+    settle(src, e, || root.reopen(target.fd.as_fd()))
 }
 
 /// What the options ask of a bind once it is in place: flags, then
-/// propagation and recursive attributes.
-fn finish(top: BorrowedFd<'_>, src: &Path, e: &Entry<'_>) -> Result<(), StepError> {
-    // The bind itself ignores every flag but MS_REC; anything else the
-    // options set or clear needs a remount. With no such option the mount
-    // keeps the source's flags.
-    let extra = e.opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
-    if extra != 0 || e.opts.cleared != 0 {
-        let remount = extra | libc::MS_BIND | libc::MS_REMOUNT;
-        remount_keeping_locked(top, src, remount, e.opts.cleared, &e.dest)?;
+/// propagation and recursive attributes, on the new mount `reopen` finds.
+fn settle(
+    src: &Path,
+    e: &Entry<'_>,
+    reopen: impl FnOnce() -> Result<OwnedFd, StepError>,
+) -> Result<(), StepError> {
+    let remount = remount_flags(e);
+    if remount.is_none() && !e.opts.needs_after() {
+        return Ok(());
     }
-    mounts::apply_after(top, &e.opts, &e.dest)
+    let top = reopen()?;
+    if let Some(remount) = remount {
+        remount_keeping_locked(top.as_fd(), src, remount, e.opts.cleared, &e.dest)?;
+    }
+    mounts::apply_after(top.as_fd(), &e.opts, &e.dest)
+}
+
+/// The bind itself ignores every flag but MS_REC; anything else the
+/// options set or clear needs a remount, with these flags. With no such
+/// option the mount keeps the source's flags.
+fn remount_flags(e: &Entry<'_>) -> Option<c_ulong> {
+    let extra = e.opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
+    (extra != 0 || e.opts.cleared != 0).then_some(extra | libc::MS_BIND | libc::MS_REMOUNT)
 }
 
 /// Bind-remount the mount `fd` is the root of with `flags`. The first try

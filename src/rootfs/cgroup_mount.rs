@@ -7,13 +7,13 @@
 //! written to a host cgroup file.
 
 use std::collections::HashSet;
-use std::ffi::OsString;
-use std::os::fd::AsFd;
+use std::ffi::{CString, OsString};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::error::StepError;
-use super::mounts::{self, Entry, Env};
+use super::mounts::{self, Entry, Env, Kind};
 use super::options::MountOptions;
 use super::resolve::Root;
 use super::{bind, mountinfo, sys};
@@ -98,7 +98,7 @@ fn discover(rootfs: &Path, lines: Option<&str>) -> Result<Vec<Hierarchy>, StepEr
     let mounts = mountinfo::read_self().map_err(StepError::op("read /proc/self/mountinfo"))?;
     let text = match lines {
         Some(text) => text.to_string(),
-        None => std::fs::read_to_string("/proc/self/cgroup")
+        None => crate::procfs::read::text("/proc/self/cgroup")
             .map_err(StepError::op("read /proc/self/cgroup"))?,
     };
     Ok(hierarchies(
@@ -117,7 +117,7 @@ pub fn mount_cgroup(
     let hier = discover(root.path(), lines)?;
     if let [h] = hier.as_slice() {
         if h.fstype == "cgroup2" {
-            return mount_one(root, env, e, h, e.dest.clone());
+            return mount_one(root, env, e, h, e.dest.clone(), None);
         }
     }
     let tmpfs = Entry {
@@ -131,40 +131,90 @@ pub fn mount_cgroup(
             ..MountOptions::default()
         },
     };
-    mounts::mount_fs(root, env, &tmpfs)?;
+    let top = mounts::mount_fs_top(root, env, &tmpfs)?;
+    let fresh = env.private_mounts.then_some(top.as_fd());
     for h in &hier {
-        mount_one(root, env, e, h, e.dest.join(&h.dir))?;
+        mount_one(root, env, e, h, e.dest.join(&h.dir), fresh)?;
     }
-    link_comounts(root, e, &hier)?;
+    link_comounts(top.as_fd(), e, &hier)?;
     if e.opts.flags & libc::MS_RDONLY != 0 {
-        let fd = root
-            .lookup(&e.dest)
-            .map_err(StepError::op(format!("resolve {:?}", e.dest)))?;
         let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | DEFAULT_FLAGS;
-        sys::mount(None, &sys::fd_path(fd.as_fd()), None, flags, None)
+        sys::mount(None, &sys::fd_path(top.as_fd()), None, flags, None)
             .map_err(StepError::op(format!("remount {:?} read-only", e.dest)))?;
     }
     Ok(())
 }
 
+/// The mount point of hierarchy `h` under the destination, with a way to
+/// find the mount that goes on it. In `fresh`, the tmpfs this mount just
+/// put at the destination of a new mount namespace, only the init can
+/// make or move anything: the directory is made and found again by name
+/// under the tmpfs's root, without the scoped resolution and read-backs
+/// that paths the image or other processes can change need. About 15
+/// calls fewer per hierarchy, of which a hybrid host has a dozen.
+struct Point<'a> {
+    fd: OwnedFd,
+    fresh: Option<(BorrowedFd<'a>, CString)>,
+}
+
+impl<'a> Point<'a> {
+    fn make(root: &Root, dest: &Path, fresh: Option<BorrowedFd<'a>>) -> Result<Self, StepError> {
+        let Some(dir) = fresh else {
+            let e = Entry {
+                dest: dest.to_path_buf(),
+                source: None,
+                fstype: "bind",
+                opts: MountOptions::default(),
+            };
+            let fd = mounts::mount_point(root, &e, Kind::Bind, false)?.fd;
+            return Ok(Point { fd, fresh: None });
+        };
+        let name = dest.file_name().unwrap_or_default();
+        let cname = sys::cstring(name).map_err(StepError::op(format!("name {name:?}")))?;
+        match sys::mkdirat(dir, &cname, 0o755) {
+            Err(err) if !sys::is_errno(&err, libc::EEXIST) => {
+                return Err(StepError::sys(format!("mkdir {dest:?}"), err))
+            }
+            _ => {}
+        }
+        let fd = sys::open_entry(dir, &cname)
+            .map_err(StepError::op(format!("open new directory {dest:?}")))?;
+        Ok(Point {
+            fd,
+            fresh: Some((dir, cname)),
+        })
+    }
+
+    /// The mount now on the point.
+    fn reopen(&self, root: &Root, dest: &Path) -> Result<OwnedFd, StepError> {
+        match &self.fresh {
+            Some((dir, name)) => sys::open_entry(*dir, name)
+                .map_err(StepError::op(format!("reopen {dest:?} after mount"))),
+            None => root.reopen(self.fd.as_fd()),
+        }
+    }
+}
+
 /// One hierarchy at `dest`: fresh with a cgroup namespace, else a bind of
 /// our own cgroup. A fresh mount that the kernel refuses falls back to the
-/// bind, as runc does for cgroup2.
+/// bind, as runc does for cgroup2. `fresh`: see `Point`.
 fn mount_one(
     root: &Root,
     env: &Env,
     e: &Entry<'_>,
     h: &Hierarchy,
     dest: PathBuf,
+    fresh: Option<BorrowedFd<'_>>,
 ) -> Result<(), StepError> {
+    let point = Point::make(root, &dest, fresh)?;
     if env.cgroupns {
-        let fd = root.mkdir_all(&dest)?;
         let flags = DEFAULT_FLAGS | (e.opts.flags & libc::MS_RDONLY);
         let data = (h.fstype == "cgroup").then_some(h.controllers.as_str());
-        let fdp = sys::fd_path(fd.as_fd());
+        let fdp = sys::fd_path(point.fd.as_fd());
         match sys::mount(Some(Path::new(h.fstype)), &fdp, Some(h.fstype), flags, data) {
+            Ok(()) if !e.opts.needs_after() => return Ok(()),
             Ok(()) => {
-                let top = root.reopen(fd.as_fd())?;
+                let top = point.reopen(root, &dest)?;
                 return mounts::apply_after(top.as_fd(), &e.opts, &dest);
             }
             Err(err) if sys::is_errno(&err, libc::EPERM) || sys::is_errno(&err, libc::EBUSY) => {}
@@ -190,12 +240,14 @@ fn mount_one(
             ..e.opts.clone()
         },
     };
-    bind::mount_bind(root, &bind_entry)
+    bind::bind_on(point.fd.as_fd(), source, &bind_entry, || {
+        point.reopen(root, &bind_entry.dest)
+    })
 }
 
 /// Co-mounted controllers ("cpu,cpuacct") also answer to each name, via
 /// symlinks next to the hierarchy's directory.
-fn link_comounts(root: &Root, e: &Entry<'_>, hier: &[Hierarchy]) -> Result<(), StepError> {
+fn link_comounts(dir: BorrowedFd<'_>, e: &Entry<'_>, hier: &[Hierarchy]) -> Result<(), StepError> {
     let comounted: Vec<&Hierarchy> = hier
         .iter()
         .filter(|h| h.dir.as_bytes().contains(&b','))
@@ -203,15 +255,12 @@ fn link_comounts(root: &Root, e: &Entry<'_>, hier: &[Hierarchy]) -> Result<(), S
     if comounted.is_empty() {
         return Ok(());
     }
-    let dir = root
-        .lookup(&e.dest)
-        .map_err(StepError::op(format!("resolve {:?}", e.dest)))?;
     for h in comounted {
         let target = sys::cstring(&h.dir).map_err(StepError::op("symlink target"))?;
         for name in h.dir.as_bytes().split(|b| *b == b',') {
             let cname = sys::cstring(std::ffi::OsStr::from_bytes(name))
                 .map_err(StepError::op("symlink name"))?;
-            match sys::symlinkat(&target, dir.as_fd(), &cname) {
+            match sys::symlinkat(&target, dir, &cname) {
                 Err(err) if !sys::is_errno(&err, libc::EEXIST) => {
                     let op = format!(
                         "symlink {:?} -> {:?}",

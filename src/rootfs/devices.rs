@@ -2,7 +2,8 @@
 //! standard symlinks, all created relative to directory fds resolved inside
 //! the rootfs.
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxDeviceType, Spec};
@@ -113,11 +114,23 @@ pub fn setup(spec: &Spec, root: &Root) -> Result<(), RootfsError> {
     // made elsewhere would not open anyway: its mount is nodev to the
     // host's devices); there the host's node is bound in, as runc does.
     let bind = crate::userns::in_user_namespace();
-    for node in nodes(spec)? {
+    let nodes = nodes(spec)?;
+    // mknod's mode goes through the umask: without one, the nodes come out
+    // with their exact mode and need no chmod each.
+    let umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    let made = make_nodes(root, &nodes, bind);
+    nix::sys::stat::umask(umask);
+    made?;
+    links(root).map_err(|err| RootfsError::DevLinks { err })
+}
+
+fn make_nodes(root: &Root, nodes: &[Node], bind: bool) -> Result<(), RootfsError> {
+    let mut parents = Parents { root, last: None };
+    for node in nodes {
         let made = if bind && node.file_type != libc::S_IFIFO {
-            bind_host(root, &node)
+            bind_host(root, node)
         } else {
-            create(root, &node)
+            create(&mut parents, node)
         };
         made.map_err(|err| RootfsError::Device {
             field: node.field.clone(),
@@ -125,7 +138,7 @@ pub fn setup(spec: &Spec, root: &Root) -> Result<(), RootfsError> {
             err,
         })?;
     }
-    links(root).map_err(|err| RootfsError::DevLinks { err })
+    Ok(())
 }
 
 fn dev_t(node: &Node) -> libc::dev_t {
@@ -151,18 +164,41 @@ fn describe(st: &libc::stat) -> String {
     )
 }
 
+/// The directories the nodes go in, resolved (and made) once for a run of
+/// nodes in the same one: the defaults all go in /dev.
+struct Parents<'a> {
+    root: &'a Root,
+    last: Option<(PathBuf, OwnedFd)>,
+}
+
+impl Parents<'_> {
+    fn of(&mut self, path: &Path) -> Result<(BorrowedFd<'_>, CString), StepError> {
+        let clean = resolve::clean(path);
+        let parent = clean.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let name = clean.file_name().unwrap_or_default();
+        let cname = sys::cstring(name).map_err(StepError::op(format!("name {name:?}")))?;
+        let entry = match self.last.take() {
+            Some((p, dir)) if p == parent => (p, dir),
+            _ => (parent, self.root.parent_dir(&clean)?.0),
+        };
+        let slot = self.last.insert(entry);
+        Ok((slot.1.as_fd(), cname))
+    }
+}
+
 /// mknodat in the resolved parent, then check the new inode and set its
-/// exact mode (umask would have spoiled it) and owner. An existing node is
-/// accepted only if it is the same device (runtime-spec: otherwise error).
-pub fn create(root: &Root, node: &Node) -> Result<(), StepError> {
-    let (dir, name) = root.parent_dir(&node.path)?;
-    let made = sys::mknodat(dir.as_fd(), &name, node.file_type | node.mode, dev_t(node));
+/// exact mode (umask may have spoiled it) and owner where they differ. An
+/// existing node is accepted only if it is the same device (runtime-spec:
+/// otherwise error).
+fn create(parents: &mut Parents, node: &Node) -> Result<(), StepError> {
+    let (dir, name) = parents.of(&node.path)?;
+    let made = sys::mknodat(dir, &name, node.file_type | node.mode, dev_t(node));
     let existed = match made {
         Ok(()) => false,
         Err(e) if sys::is_errno(&e, libc::EEXIST) => true,
         Err(e) => return Err(StepError::sys("mknod", e)),
     };
-    let fd = sys::open_entry(dir.as_fd(), &name).map_err(StepError::op("open node"))?;
+    let fd = sys::open_entry(dir, &name).map_err(StepError::op("open node"))?;
     let st = sys::fstat(fd.as_fd()).map_err(StepError::op("stat node"))?;
     if !matches(&st, node) {
         let what = if existed {
@@ -178,8 +214,13 @@ pub fn create(root: &Root, node: &Node) -> Result<(), StepError> {
     if existed {
         return Ok(());
     }
-    sys::fchmod_path(fd.as_fd(), node.mode)
-        .map_err(StepError::op(format!("chmod {:o}", node.mode)))?;
+    if st.st_mode & 0o7777 != node.mode {
+        sys::fchmod_path(fd.as_fd(), node.mode)
+            .map_err(StepError::op(format!("chmod {:o}", node.mode)))?;
+    }
+    if (st.st_uid, st.st_gid) == (node.uid, node.gid) {
+        return Ok(());
+    }
     sys::fchown_empty(fd.as_fd(), node.uid, node.gid)
         .map_err(StepError::op(format!("chown {}:{}", node.uid, node.gid)))
 }

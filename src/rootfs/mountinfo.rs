@@ -80,7 +80,7 @@ pub fn parse(text: &str) -> Vec<MountInfo> {
 }
 
 pub fn read_self() -> io::Result<Vec<MountInfo>> {
-    Ok(parse(&std::fs::read_to_string("/proc/self/mountinfo")?))
+    Ok(parse(&crate::procfs::read::text("/proc/self/mountinfo")?))
 }
 
 pub fn parse_cgroup_file(text: &str) -> Vec<CgroupLine> {

@@ -49,6 +49,9 @@ pub struct Entry<'a> {
 pub struct Env {
     pub cgroupns: bool,
     pub netns: bool,
+    /// The init's mount namespace is new: until the container's process
+    /// runs, nothing but the init can reach a filesystem it mounts.
+    pub private_mounts: bool,
     /// `linux.mountLabel`, if set.
     pub mount_label: Option<String>,
 }
@@ -62,6 +65,7 @@ impl Env {
         Env {
             cgroupns: has(LinuxNamespaceType::Cgroup),
             netns: has(LinuxNamespaceType::Network),
+            private_mounts: crate::namespaces::creates(spec, LinuxNamespaceType::Mount),
             mount_label: crate::lsm::selinux::mount_label(spec),
         }
     }
@@ -165,7 +169,7 @@ pub fn mount_point(
             let fd = if as_file {
                 root.create_file(&e.dest)?
             } else {
-                root.mkdir_all(&e.dest)?
+                root.mkdir_missing(&e.dest)?
             };
             Target { fd, existed: false }
         }
@@ -245,6 +249,32 @@ pub fn apply_after(fd: BorrowedFd<'_>, opts: &MountOptions, dest: &Path) -> Resu
 
 /// A fresh filesystem of `e.fstype` at `e.dest`, options passed as data.
 pub fn mount_fs(root: &Root, env: &Env, e: &Entry<'_>) -> Result<(), StepError> {
+    mount_fs_inner(root, env, e, false).map(drop)
+}
+
+/// `mount_fs`, and a handle on the new mount's root.
+pub fn mount_fs_top(root: &Root, env: &Env, e: &Entry<'_>) -> Result<OwnedFd, StepError> {
+    match mount_fs_inner(root, env, e, true)? {
+        Some(top) => Ok(top),
+        None => Err(StepError::Refused("no handle on the new mount".into())),
+    }
+}
+
+/// Whether what follows the mount itself needs a handle on the new mount
+/// (the old one names the covered directory). Finding the new mount again
+/// safely costs an openat2 and two readlinks, so it is done only then.
+fn needs_top(e: &Entry<'_>, env: &Env, copyup: bool) -> bool {
+    copyup
+        || e.opts.needs_after()
+        || crate::lsm::selinux::labels_root(e.fstype, env.mount_label.as_deref())
+}
+
+fn mount_fs_inner(
+    root: &Root,
+    env: &Env,
+    e: &Entry<'_>,
+    want_top: bool,
+) -> Result<Option<OwnedFd>, StepError> {
     let target = mount_point(root, e, Kind::Fs, false)?;
     let real = root.container_path(target.fd.as_fd())?;
     check_destination(&real, Source::Fs(e.fstype))?;
@@ -291,7 +321,10 @@ pub fn mount_fs(root: &Root, env: &Env, e: &Entry<'_>) -> Result<(), StepError> 
         if !fallback {
             return Err(StepError::sys(op, err));
         }
-        return sysfs_bind_fallback(root, e, target.fd, flags);
+        return sysfs_bind_fallback(root, e, target.fd, flags).map(Some);
+    }
+    if !want_top && !needs_top(e, env, covered.is_some()) {
+        return Ok(None);
     }
     let top = root.reopen(target.fd.as_fd())?;
     crate::lsm::selinux::label_mount_root(e.fstype, &sys::fd_path(top.as_fd()), label).map_err(
@@ -308,7 +341,8 @@ pub fn mount_fs(root: &Root, env: &Env, e: &Entry<'_>) -> Result<(), StepError> 
             e.dest
         )))?;
     }
-    apply_after(top.as_fd(), &e.opts, &e.dest)
+    apply_after(top.as_fd(), &e.opts, &e.dest)?;
+    Ok(Some(top))
 }
 
 /// Without its own network namespace a container may be refused a fresh
@@ -319,7 +353,7 @@ fn sysfs_bind_fallback(
     e: &Entry<'_>,
     target: OwnedFd,
     flags: c_ulong,
-) -> Result<(), StepError> {
+) -> Result<OwnedFd, StepError> {
     let fdp = sys::fd_path(target.as_fd());
     let host_sys = Path::new("/sys");
     sys::mount(
@@ -336,7 +370,8 @@ fn sysfs_bind_fallback(
     let top = root.reopen(target.as_fd())?;
     let remount = flags & !(libc::MS_REC | libc::MS_BIND) | libc::MS_BIND | libc::MS_REMOUNT;
     bind::remount_keeping_locked(top.as_fd(), host_sys, remount, e.opts.cleared, &e.dest)?;
-    apply_after(top.as_fd(), &e.opts, &e.dest)
+    apply_after(top.as_fd(), &e.opts, &e.dest)?;
+    Ok(top)
 }
 
 #[cfg(test)]

@@ -205,6 +205,11 @@ impl MountOptions {
     pub fn has_rec_attrs(&self) -> bool {
         self.rec_set != 0 || self.rec_clear != 0
     }
+
+    /// Whether `mounts::apply_after` has anything to do.
+    pub fn needs_after(&self) -> bool {
+        !self.propagation.is_empty() || self.has_rec_attrs()
+    }
 }
 
 /// The MS_* flags for a `linux.rootfsPropagation` / propagation option name.

@@ -88,9 +88,19 @@ impl Root {
     /// Open `dest` as a directory, creating every missing component with
     /// mkdirat(2) relative to its already-resolved parent.
     pub fn mkdir_all(&self, dest: &Path) -> Result<OwnedFd, StepError> {
+        self.mkdir_below(dest, 0)
+    }
+
+    /// `mkdir_all` of a `dest` just found missing: the search for the
+    /// deepest directory that exists starts at its parent.
+    pub fn mkdir_missing(&self, dest: &Path) -> Result<OwnedFd, StepError> {
+        self.mkdir_below(dest, 1)
+    }
+
+    fn mkdir_below(&self, dest: &Path, known_missing: usize) -> Result<OwnedFd, StepError> {
         let comps = components(dest);
         let dir_flags = libc::O_PATH | libc::O_DIRECTORY;
-        let mut start = comps.len();
+        let mut start = comps.len().saturating_sub(known_missing);
         let mut dir = loop {
             match sys::openat2(self.fd(), &relative(&comps[..start]), dir_flags, 0, IN_ROOT) {
                 Ok(fd) => break fd,
@@ -150,7 +160,7 @@ impl Root {
                 let fd = if as_file {
                     self.create_file(dest)?
                 } else {
-                    self.mkdir_all(dest)?
+                    self.mkdir_missing(dest)?
                 };
                 Ok(Target { fd, existed: false })
             }

@@ -185,7 +185,7 @@ fn release(mount: &RootfsMount) -> Result<Released, RootfsError> {
 
 /// Whether the recorded mount is still in the table, under another one.
 fn covered(mount: &RootfsMount) -> Result<bool, StepError> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo")
+    let text = crate::procfs::read::text("/proc/self/mountinfo")
         .map_err(StepError::op("read /proc/self/mountinfo"))?;
     Ok(mountinfo::parse(&text)
         .iter()
