@@ -153,12 +153,17 @@ fn signal_cgroup(st: &State, signal: i32) -> Result<(), LifecycleError> {
 
 /// SIGKILL every process in the container's cgroup but the init, for
 /// `delete`; returns pidfds of those it reached, opened before the kill
-/// (a reaped process could not be opened after it), to wait on.
-fn kill_cgroup(st: &State) -> Result<Vec<(i32, OwnedFd)>, LifecycleError> {
+/// (a reaped process could not be opened after it), to wait on. With the
+/// init gone and nobody listed, nothing can fork into the cgroup any more,
+/// and the kill (a cgroup.kill write where there is one) is skipped.
+fn kill_cgroup(st: &State, init_alive: bool) -> Result<Vec<(i32, OwnedFd)>, LifecycleError> {
     let Some(cgroup) = &st.cgroup else {
         return Ok(Vec::new());
     };
     let reached = cgroup_members(cgroup, st.pid)?;
+    if !init_alive && reached.is_empty() {
+        return Ok(reached);
+    }
     if !cgroup.kill_all()? {
         for (_, fd) in &reached {
             let _ = syscall::pidfd_send_signal(fd, libc::SIGKILL);
@@ -223,8 +228,11 @@ pub fn destroy(c: Container, st: &State, force: bool) -> Result<(), LifecycleErr
     if let Some(pidfd) = &init {
         let _ = syscall::pidfd_send_signal(pidfd, libc::SIGKILL);
     }
-    let others = kill_cgroup(st)?;
-    thaw_if_frozen(st);
+    let others = kill_cgroup(st, init.is_some())?;
+    // With nothing alive in it there is nothing to kill or thaw.
+    if init.is_some() || !others.is_empty() {
+        thaw_if_frozen(st);
+    }
     for (pid, pidfd) in init
         .iter()
         .map(|fd| (st.pid, fd))
