@@ -117,8 +117,8 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     checks::check_request(opts)?;
     let mut pending = Pending::claim(opts)?;
     let plan = namespaces::plan(&opts.bundle.spec)?;
-    let grantable = checks::grantable(&opts.bundle.spec, &plan);
     let net = namespaces::NetNs::start(plan.net_apart)?;
+    let grantable = checks::grantable(&opts.bundle.spec, &plan);
     let filter = compile_seccomp(opts)?;
     let mut st = pending::initial_state(opts);
     pending.make_cgroup(&mut st, opts)?;
