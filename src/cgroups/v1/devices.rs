@@ -36,12 +36,26 @@ pub fn apply(f: &dyn Files, r: &LinuxResources) -> Result<(), CgroupError> {
         };
         lines.push((field, file, line));
     }
-    fs::write(f, "linux.resources.devices", "devices.deny", "a")?;
-    for (field, file, line) in lines {
-        fs::write(f, &field, file, &line)?;
+    // A config that starts by denying everything (the usual first rule)
+    // makes the reset itself.
+    if lines
+        .first()
+        .is_none_or(|(_, file, line)| (*file, line.as_str()) != DENY_ALL)
+    {
+        fs::write(f, "linux.resources.devices", DENY_ALL.0, DENY_ALL.1)?;
+    }
+    // Runs of rules for the same file go through one open.
+    for run in lines.chunk_by(|a, b| a.1 == b.1) {
+        let items: Vec<(&str, &str)> = run
+            .iter()
+            .map(|(f, _, l)| (f.as_str(), l.as_str()))
+            .collect();
+        fs::write_each(f, run[0].1, &items)?;
     }
     Ok(())
 }
+
+const DENY_ALL: (&str, &str) = ("devices.deny", "a *:* rwm");
 
 #[cfg(test)]
 mod tests {
@@ -58,16 +72,27 @@ mod tests {
         )
         .unwrap();
         apply(&d, &r).unwrap();
+        // The config's own deny-all is the reset ("a" is all the kernel
+        // reads of either).
         assert_eq!(
             d.writes(),
             [
-                "devices.deny=a",
                 "devices.deny=a *:* rwm",
                 "devices.allow=c 1:3 rwm",
                 "devices.deny=c 1:3 w",
             ]
         );
         assert_eq!(requested(&r), ["linux.resources.devices"]);
+        let d = FakeDir::new(&[("devices.allow", ""), ("devices.deny", "")]);
+        let r: LinuxResources = serde_json::from_str(
+            r#"{"devices":[{"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"}]}"#,
+        )
+        .unwrap();
+        apply(&d, &r).unwrap();
+        assert_eq!(
+            d.writes(),
+            ["devices.deny=a *:* rwm", "devices.allow=c 1:3 rwm"]
+        );
     }
 
     #[test]
