@@ -54,19 +54,13 @@ pub fn grantable(in_user_ns: bool) -> CapsHashSet {
     }
     // One read of /proc/self/status instead of a prctl per capability.
     let status = crate::procfs::read::text("/proc/self/status").unwrap_or_default();
-    match status_mask(&status, "CapBnd:") {
+    match crate::procfs::status_mask(&status, "CapBnd:") {
         Some(mask) => caps::all()
             .into_iter()
             .filter(|c| mask & c.bitmask() != 0)
             .collect(),
         None => caps::read(None, CapSet::Bounding).unwrap_or_else(|_| caps::all()),
     }
-}
-
-/// The hexadecimal mask of a /proc/PID/status line such as "CapBnd:".
-fn status_mask(status: &str, field: &str) -> Option<u64> {
-    let line = status.lines().find_map(|l| l.strip_prefix(field))?;
-    u64::from_str_radix(line.trim(), 16).ok()
 }
 
 /// The capabilities `spec` asks for, in any set, that `grantable` lacks,
@@ -149,9 +143,10 @@ mod tests {
     #[test]
     fn the_bounding_set_is_read_from_status() {
         let status = "Name:\tkeel\nCapEff:\t0000000000000001\nCapBnd:\t000001fffeffffff\n";
-        assert_eq!(status_mask(status, "CapBnd:"), Some(0x1fffeffffff));
-        assert_eq!(status_mask(status, "CapAmb:"), None);
-        assert_eq!(status_mask("CapBnd:\tzz\n", "CapBnd:"), None);
+        let mask = crate::procfs::status_mask;
+        assert_eq!(mask(status, "CapBnd:"), Some(0x1fffeffffff));
+        assert_eq!(mask(status, "CapAmb:"), None);
+        assert_eq!(mask("CapBnd:\tzz\n", "CapBnd:"), None);
         // This process's own reading agrees with the kernel's, bit by bit.
         let read = grantable(false);
         let probed = caps::read(None, CapSet::Bounding).unwrap();

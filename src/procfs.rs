@@ -63,6 +63,13 @@ pub(crate) mod planted;
 pub mod read;
 pub mod stat;
 
+/// The hexadecimal mask of a /proc/PID/status line such as "SigIgn:" or
+/// "CapBnd:".
+pub fn status_mask(status: &str, field: &str) -> Option<u64> {
+    let line = status.lines().find_map(|l| l.strip_prefix(field))?;
+    u64::from_str_radix(line.trim(), 16).ok()
+}
+
 fn check(ret: libc::c_long) -> io::Result<OwnedFd> {
     if ret < 0 {
         return Err(io::Error::last_os_error());

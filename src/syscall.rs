@@ -337,6 +337,19 @@ pub fn mount_id(fd: std::os::fd::BorrowedFd<'_>, unique: bool) -> io::Result<(u6
     Ok((stx.stx_mnt_id, false))
 }
 
+/// Set signal `sig` to SIG_DFL with rt_sigaction(2) itself: glibc's
+/// sigaction refuses the real-time signals it keeps for itself.
+pub fn default_signal(sig: libc::c_int) -> io::Result<()> {
+    // The kernel's struct sigaction: handler (0 is SIG_DFL), flags,
+    // restorer and mask, all zero.
+    let action = [0u64; 4];
+    // SAFETY: a valid, fully initialised kernel sigaction, and no old one
+    // asked for; the mask size is the kernel's (64 signals).
+    let ret =
+        unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, action.as_ptr(), 0usize, 8usize) };
+    check(ret).map(drop)
+}
+
 /// capset(2) of the calling thread's effective, permitted and inheritable
 /// sets at once (_LINUX_CAPABILITY_VERSION_3: two 32-bit words per set).
 pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()> {

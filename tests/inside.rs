@@ -130,6 +130,26 @@ fn home_comes_from_the_passwd_entry_even_past_a_line_that_is_not_utf8() {
 }
 
 #[test]
+fn signals_the_caller_ignored_are_default_again_and_none_is_blocked() {
+    let mut sb = Sandbox::new("inside_signals");
+    sb.bundle.args(&["grep", "^Sig[IB]", "/proc/self/status"]);
+    let id = sb.id.clone();
+    sb.prepare(&id);
+    let bundle = sb.bundle.dir.to_str().unwrap().to_string();
+    // The caller ignores SIGHUP and SIGINT (as nohup and a shell's
+    // background job do), keel itself SIGPIPE: exec would keep all three.
+    let script = "trap '' HUP INT; exec \"$@\"";
+    let out = sb
+        .rt
+        .command_via_sh(script, &["run", "--bundle", &bundle, &id])
+        .spawn()
+        .wait();
+    out.assert_ok();
+    assert_eq!(field(&out.stdout, "SigIgn"), "0000000000000000");
+    assert_eq!(field(&out.stdout, "SigBlk"), "0000000000000000");
+}
+
+#[test]
 fn no_new_privileges_is_set() {
     let out = inside("nnp", "grep NoNewPrivs /proc/self/status", |sb| {
         sb.bundle.set("/process/noNewPrivileges", json!(true));

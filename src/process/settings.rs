@@ -40,14 +40,23 @@ fn sys(what: &'static str) -> impl FnOnce(std::io::Error) -> SettingsError {
 }
 
 /// `run` blocks signals to forward them; the container starts with none
-/// blocked and default dispositions (Rust ignores SIGPIPE, which exec keeps).
+/// blocked and default dispositions. exec resets handled signals by itself
+/// but keeps ignored ones: Rust ignores SIGPIPE, a caller may have ignored
+/// others (nohup), and glibc's posix_spawn, which Rust's Command uses,
+/// leaves its own real-time signals 32 and 33 ignored in the program it
+/// starts. The ignored ones, as /proc/self/status lists them, are set back
+/// (all of them if it cannot be read): one read instead of a sigaction for
+/// each signal.
 pub fn unblock_signals() {
-    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    let _ = SigSet::empty().thread_set_mask();
-    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
-        // SAFETY: installing SIG_DFL is always sound.
-        let _ = unsafe { sigaction(sig, &default) };
+    let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
+    let ignored = crate::procfs::read::text("/proc/self/status")
+        .ok()
+        .and_then(|s| crate::procfs::status_mask(&s, "SigIgn:"))
+        .unwrap_or(u64::MAX);
+    for sig in 1..=64 {
+        if ignored & (1 << (sig - 1)) != 0 && sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            let _ = crate::syscall::default_signal(sig);
+        }
     }
 }
 
