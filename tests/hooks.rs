@@ -141,7 +141,7 @@ fn hook_that_is_not_executable_fails_create() {
         .push("/hooks/createRuntime", serde_json::json!({"path": hook}));
     let id = sb.id.clone();
     let hook = hook.to_str().unwrap();
-    sb.create_fails_cleanly(&id, &["config.json", "hooks.createRuntime[0].path", hook]);
+    sb.create_fails_with_config_error(&id, "hooks.createRuntime[0].path", &[hook]);
 }
 
 #[test]

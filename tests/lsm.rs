@@ -41,7 +41,7 @@ fn lsm_labels_are_refused_on_a_host_without_the_lsm() {
         let mut sb = Sandbox::new("lsm");
         sb.bundle.set(pointer, json!(LABEL));
         let id = format!("{}-{i}", sb.id);
-        sb.create_fails_cleanly(&id, &["config.json", path, LABEL, &why(lsm)]);
+        sb.create_fails_with_config_error(&id, path, &[LABEL, &why(lsm)]);
     }
 }
 

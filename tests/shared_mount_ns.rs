@@ -221,5 +221,5 @@ fn a_user_namespace_without_a_mount_namespace_is_refused() {
         )
         .args(&["true"]);
     let id = sb.id.clone();
-    sb.create_fails_cleanly(&id, &["config.json", "linux.namespaces", "mount namespace"]);
+    sb.create_fails_with_config_error(&id, "linux.namespaces", &["mount namespace"]);
 }

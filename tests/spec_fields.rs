@@ -89,9 +89,7 @@ fn scheduler_iso_is_refused_with_its_path() {
     sb.bundle
         .set("/process/scheduler", json!({"policy": "SCHED_ISO"}));
     let id = sb.id.clone();
-    let out = sb.try_create(&id, &[]);
-    out.assert_failed();
-    common::assert_keel_config_error(&out, "process.scheduler.policy", "SCHED_ISO");
+    sb.create_fails_with_config_error(&id, "process.scheduler.policy", &["SCHED_ISO"]);
 }
 
 #[test]
@@ -149,7 +147,7 @@ fn intel_rdt_without_resctrl_is_an_error_naming_the_field() {
         json!({"closID": "keel-test", "l3CacheSchema": "L3:0=f"}),
     );
     let id = sb.id.clone();
-    sb.create_fails_cleanly(&id, &["config.json", "linux.intelRdt", "resctrl"]);
+    sb.create_fails_with_config_error(&id, "linux.intelRdt", &["resctrl"]);
 }
 
 #[test]

@@ -44,7 +44,7 @@ fn a_create_failing_on_a_resource_leaves_no_cgroup() {
     sb.bundle.set("/linux/resources/cpu/cpus", json!("99"));
     let id = sb.id.clone();
     // Nothing left includes the cgroup.
-    sb.create_fails_cleanly(&id, &["linux.resources.cpu.cpus", "99"]);
+    sb.create_fails_with_config_error(&id, "linux.resources.cpu.cpus", &["99"]);
 }
 
 #[test]

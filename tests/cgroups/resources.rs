@@ -112,10 +112,7 @@ fn a_limit_the_kernel_refuses_fails_create_and_leaves_nothing() {
     sb.bundle
         .set("/linux/resources", json!({"cpu": {"cpus": "0-1023"}}));
     let id = sb.id.clone();
-    sb.create_fails_cleanly(
-        &id,
-        &["config.json: linux.resources.cpu.cpus", "cpuset.cpus"],
-    );
+    sb.create_fails_with_config_error(&id, "linux.resources.cpu.cpus", &["cpuset.cpus"]);
 }
 
 #[test]
