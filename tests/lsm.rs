@@ -63,11 +63,7 @@ fn exec_refuses_lsm_labels_on_a_host_without_the_lsm() {
         eprintln!("skipped: this host has AppArmor or SELinux");
         return;
     }
-    let mut sb = Sandbox::new("lsm_exec");
-    sb.bundle.args(&["sleep", "1000"]);
-    let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
+    let (sb, id) = Sandbox::with_running_container("lsm_exec");
     for (flag, lsm) in [("--apparmor", "AppArmor"), ("--process-label", "SELinux")] {
         let out = sb.rt.run(&["exec", flag, LABEL, &id, "true"]);
         assert_exec_refused(&sb, &out, &[flag], lsm);

@@ -75,8 +75,7 @@ fn an_execd_process_is_filtered_too() {
         .set("/linux/seccomp", small_profile())
         .args(&["sleep", "1000"]);
     let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
+    sb.create_and_start(&id);
     let out = sb.rt.run(&[
         "exec",
         &id,

@@ -172,11 +172,7 @@ fn console_size_is_the_ptys_size() {
 #[test]
 fn exec_cpu_affinity_final_pins_the_exec_process() {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut sb = Sandbox::new("exec_affinity");
-    sb.bundle.args(&["sleep", "1000"]);
-    let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
+    let (sb, id) = Sandbox::with_running_container("exec_affinity");
     let last = (cpus - 1).to_string();
     let doc = json!({"cwd": "/", "user": {"uid": 0, "gid": 0},
         "args": ["grep", "Cpus_allowed_list", "/proc/self/status"],

@@ -141,8 +141,7 @@ fn joining_a_user_namespace_by_path() {
     let mut events = sb.fifo("events");
     sb.bundle.sh("echo up > /shared/events; exec sleep 1000");
     let a = sb.other_id("a");
-    sb.create(&a);
-    sb.rt.ok(&["start", &a]);
+    sb.create_and_start(&a);
     assert_eq!(events.read_line("container A"), "up");
     let a_pid = sb.init_pid(&a);
     // B joins A's user and network namespaces and makes the rest anew:
@@ -249,8 +248,7 @@ fn exec_joins_the_user_namespace() {
     let mut events = sb.fifo("events");
     sb.bundle.sh("echo up > /shared/events; exec sleep 1000");
     let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
+    sb.create_and_start(&id);
     assert_eq!(events.read_line("container"), "up");
     let out = sb
         .rt

@@ -3,7 +3,7 @@
 
 use crate::common::{Sandbox, TIMEOUT};
 use crate::support::{
-    assert_no_cgroup, cgroup_dirs, cgroup_path, cgroup_procs, hierarchies, start,
+    assert_no_cgroup, cgroup_dirs, cgroup_path, cgroup_procs, hierarchies,
     start_with_background_sleep,
 };
 use serde_json::json;
@@ -14,7 +14,7 @@ use std::path::Path;
 fn delete_removes_the_cgroup_from_every_hierarchy() {
     let mut sb = Sandbox::new("cg_delete");
     sb.bundle.args(&["true"]);
-    let id = start(&mut sb);
+    let id = sb.create_and_start_own();
     let path = cgroup_path(&id);
     // One directory per mounted hierarchy, cgroup2 included.
     assert_eq!(cgroup_dirs(&path).len(), hierarchies().len());
@@ -59,10 +59,7 @@ fn a_create_failing_after_the_cgroup_was_made_leaves_no_cgroup() {
 fn delete_force_removes_a_created_container_whose_cgroup_is_gone() {
     // As if someone else removed the cgroup (or create never made it): the
     // init lives on elsewhere and the state still says created.
-    let mut sb = Sandbox::new("cg_gone");
-    sb.bundle.args(&["sleep", "1000"]);
-    let id = sb.id.clone();
-    sb.create(&id);
+    let (sb, id) = Sandbox::with_created_container("cg_gone");
     let init = sb.init_pid(&id);
     // Tracked after the container, so the sandbox removes this cgroup
     // once it has ended and reaped the init.

@@ -10,6 +10,8 @@
 //! - `sys`: waiting on processes and fifos without sleeping; leftover scans.
 //! - `tty`, `userns`: console sockets; containers in a new user namespace.
 //! - `cgroup_guard`: removing cgroups a test made outside /keel-test/ID.
+//! - `containers`: a sandbox with its container created, running or stopped.
+//! - `exec`: detached `exec` calls, their processes adopted by the sandbox.
 //! - `config_error`: a refused config.json: its one-line error, nothing left.
 
 // Each test binary uses a different subset of these helpers.
@@ -18,6 +20,8 @@
 pub mod bundle;
 pub mod cgroup_guard;
 pub mod config_error;
+pub mod containers;
+pub mod exec;
 pub mod runtime;
 pub mod sandbox;
 pub mod sys;
