@@ -1,6 +1,7 @@
 //! linux.seccomp, observed from inside the container: a profile's errno
 //! and kill actions take effect, a real engine's profile runs a shell, an
-//! exec'd process is filtered too, and a bad profile fails create cleanly.
+//! exec'd process is filtered too, a bad profile fails create cleanly, and
+//! one refusing calls keel makes after loading it still runs.
 
 mod common;
 
@@ -108,6 +109,24 @@ fn a_profile_refusing_openat2_still_starts() {
     let profile = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
         {"names": ["openat2"], "action": "SCMP_ACT_ERRNO"}]});
     let out = run_with_profile("seccomp_no_openat2", profile, "echo ran");
+    out.assert_ok();
+    assert_eq!(out.stdout, "ran\n", "{out}");
+}
+
+#[test]
+fn a_profile_refusing_getcwd_faccessat2_and_close_range_still_runs() {
+    // runtime-tools' profiles: its default one predates faccessat2 and
+    // close_range, and linux_seccomp refuses getcwd. keel makes those
+    // calls after the filter is loaded and must cope with EPERM.
+    let mut sb = Sandbox::new("seccomp_old_profile");
+    let profile = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["getcwd", "faccessat2", "close_range"], "action": "SCMP_ACT_ERRNO"}]});
+    sb.bundle
+        .set("/linux/seccomp", profile)
+        .set("/process/cwd", json!("/tmp"))
+        .args(&["echo", "ran"]);
+    let id = sb.id.clone();
+    let out = sb.run(&id, &[]);
     out.assert_ok();
     assert_eq!(out.stdout, "ran\n", "{out}");
 }
