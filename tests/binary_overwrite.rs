@@ -61,8 +61,7 @@ fn a_container_cannot_open_keels_binary_for_writing() {
     let (dev, ino) = (meta.dev().to_string(), meta.ino().to_string());
     sb.bundle.args(&["/attack", &dev, &ino]);
     let a = sb.id.clone();
-    sb.create(&a);
-    sb.rt.ok(&["start", &a]);
+    sb.create_and_start(&a);
     assert_eq!(events.read_line("the attacker to start"), "ready");
     let a_pid = sb.init_pid(&a);
 

@@ -19,14 +19,6 @@ fn pure_v2() -> bool {
     std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
 
-/// Create and start the sandbox's container.
-fn start(sb: &mut Sandbox) -> String {
-    let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
-    id
-}
-
 /// `events [extra...] ID` in the background, printing into `sink`.
 fn spawn_events(sb: &Sandbox, id: &str, sink: &Fifo, extra: &[&str]) -> Spawned {
     let mut args = vec!["events"];
@@ -68,7 +60,7 @@ fn stats_report_usage_and_the_limits_the_config_set() {
     );
     sb.bundle
         .sh("sleep 1000 & sleep 1000 & echo ready > /shared/out; wait");
-    let id = start(&mut sb);
+    let id = sb.create_and_start_own();
     assert_eq!(out.read_line("the background sleeps to start"), "ready");
 
     let got = sb.rt.ok(&["events", "--stats", &id]);
@@ -141,7 +133,7 @@ fn an_oom_kill_is_reported_as_it_happens_and_the_stream_ends_with_the_container(
     sb.bundle.sh("read go < /shared/in; \
          dd if=/dev/zero of=/dev/null bs=64M count=1 2> /dev/null; \
          echo \"dd $?\" > /shared/out");
-    let id = start(&mut sb);
+    let id = sb.create_and_start_own();
     let stream = spawn_events(&sb, &id, &events, &["--interval", "1s"]);
     // The first stats event says the stream, OOM watch included, is set up.
     let first = parse_event(&events.read_line("the first stats event"));
@@ -170,7 +162,7 @@ fn the_stream_ends_when_the_container_stops() {
     let mut sb = Sandbox::new("events_end");
     let (mut input, mut events) = (sb.fifo("in"), sb.fifo("events"));
     sb.bundle.sh("read line < /shared/in");
-    let id = start(&mut sb);
+    let id = sb.create_and_start_own();
     let stream = spawn_events(&sb, &id, &events, &["--interval", "500ms"]);
     let first = parse_event(&events.read_line("the first stats event"));
     assert_eq!(first["type"], "stats", "{first}");
@@ -180,10 +172,7 @@ fn the_stream_ends_when_the_container_stops() {
 
 #[test]
 fn events_of_a_stopped_or_missing_container_fail() {
-    let mut sb = Sandbox::new("events_stopped");
-    sb.bundle.args(&["true"]);
-    let id = start(&mut sb);
-    sb.wait_exit(&id);
+    let (sb, id) = Sandbox::with_stopped_container("events_stopped");
     let want = format!("container with id {id} is not running");
     for args in [&["events", "--stats", &id][..], &["events", &id][..]] {
         let got = sb.rt.fails(args);
@@ -197,7 +186,7 @@ fn events_of_a_stopped_or_missing_container_fail() {
 fn a_bad_interval_is_refused() {
     let mut sb = Sandbox::new("events_interval");
     sb.bundle.args(&["sleep", "1000"]);
-    let id = start(&mut sb);
+    let id = sb.create_and_start_own();
     for zero in ["0", "0s", "-1s"] {
         let got = sb.rt.fails(&["events", "--interval", zero, &id]);
         assert!(

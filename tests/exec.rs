@@ -14,8 +14,7 @@ fn running(test: &str) -> Sandbox {
     let mut sb = Sandbox::new(test);
     sb.bundle.args(&["sleep", "1000"]).hostname("exec-box");
     let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
+    sb.create_and_start(&id);
     sb
 }
 
@@ -116,26 +115,9 @@ fn exec_of_a_process_document_detached_writes_the_pid_file() {
     doc["args"] = json!(["sh", "-c", "echo exec-ok > /shared/done; exec sleep 1000"]);
     let process = sb.dir.join("process.json");
     fs::write(&process, doc.to_string()).unwrap();
-    let pid_file = sb.dir.join("exec.pid");
     let mut done = sb.fifo("done");
-    let out = exec(
-        &sb,
-        &[
-            "--process",
-            process.to_str().unwrap(),
-            "--detach",
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            &sb.id,
-        ],
-    );
-    out.assert_ok();
+    let pid = sb.exec_detached(&["--process", process.to_str().unwrap()], &sb.id, &[]);
     assert_eq!(done.read_line("the exec'd process"), "exec-ok");
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .parse()
-        .expect("pid file holds a pid");
-    sb.adopt(pid);
     let init = sb.init_pid(&sb.id);
     assert_eq!(
         fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap(),
@@ -163,12 +145,7 @@ fn exec_with_a_tty_sends_the_pty_master_to_the_console_socket() {
 
 #[test]
 fn exec_in_a_stopped_container_fails() {
-    let mut sb = Sandbox::new("exec_stopped");
-    sb.bundle.args(&["true"]);
-    let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
-    sb.wait_exit(&id);
+    let (sb, id) = Sandbox::with_stopped_container("exec_stopped");
     let out = exec(&sb, &[&id, "true"]);
     out.assert_failed();
     assert!(out.stderr.contains("stopped"), "{out}");
@@ -188,8 +165,7 @@ fn exec_gets_the_containers_personality_and_memory_policy() {
             json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"}),
         );
     let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
+    sb.create_and_start(&id);
     let out = exec(
         &sb,
         &[&id, "sh", "-c", "uname -m; head -n1 /proc/self/numa_maps"],

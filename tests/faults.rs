@@ -208,11 +208,7 @@ fn killed_after_the_init_is_ready_before_create_returns() {
 
 #[test]
 fn an_init_killed_from_outside_is_stopped() {
-    let mut sb = Sandbox::new("fault_outside_kill");
-    sb.bundle.args(&["sleep", "1000"]);
-    let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
+    let (sb, id) = Sandbox::with_running_container("fault_outside_kill");
     let init = sb.init_pid(&id);
     // SAFETY: kill(2) of the container's init, which we track by pidfd.
     assert_eq!(unsafe { libc::kill(init, libc::SIGKILL) }, 0);

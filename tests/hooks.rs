@@ -141,7 +141,7 @@ fn hook_that_is_not_executable_fails_create() {
         .push("/hooks/createRuntime", serde_json::json!({"path": hook}));
     let id = sb.id.clone();
     let hook = hook.to_str().unwrap();
-    sb.create_fails_cleanly(&id, &["config.json", "hooks.createRuntime[0].path", hook]);
+    sb.create_fails_with_config_error(&id, "hooks.createRuntime[0].path", &[hook]);
 }
 
 #[test]
@@ -153,8 +153,7 @@ fn failing_poststop_hook_does_not_fail_delete() {
         &format!("echo ran > {}/poststop; exit 7", sb.shared.display()),
     );
     let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
+    sb.create_and_start(&id);
     sb.wait_exit(&id);
     sb.rt.ok(&["delete", &id]);
     assert!(
@@ -177,8 +176,7 @@ fn hooks_after_a_failing_poststop_hook_still_run() {
         &format!("echo second >> {}/poststop", sb.shared.display()),
     );
     let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
+    sb.create_and_start(&id);
     sb.wait_exit(&id);
     sb.rt.ok(&["delete", &id]);
     let ran = fs::read_to_string(sb.shared.join("poststop")).unwrap_or_default();

@@ -4,11 +4,24 @@
 mod common;
 
 use common::sys::cmdline;
-use common::{is_rfc3339_utc, Sandbox};
+use common::{is_rfc3339_utc, Fifo, Sandbox};
 use std::fs;
 
 /// A container that reports it runs, then waits for the test to let it exit.
 const WAIT_FOR_GATE: &str = "echo started > /shared/events; read line < /shared/gate; exit 0";
+
+/// A new sandbox whose container ran `before`, then said it started and now
+/// waits at the gate (`WAIT_FOR_GATE`). It waits while the returned gate is
+/// held open; the container's id is the sandbox's.
+fn waiting_at_gate(test: &str, before: &str) -> (Sandbox, Fifo) {
+    let mut sb = Sandbox::new(test);
+    let (mut events, gate) = (sb.fifo("events"), sb.fifo("gate"));
+    sb.bundle.sh(&format!("{before}{WAIT_FOR_GATE}"));
+    let id = sb.id.clone();
+    sb.create_and_start(&id);
+    events.read_line("the container to start");
+    (sb, gate)
+}
 
 #[test]
 fn status_follows_create_start_and_exit() {
@@ -85,39 +98,23 @@ fn state_prints_the_oci_state_fields() {
 
 #[test]
 fn start_twice_fails_and_leaves_the_container_running() {
-    let mut sb = Sandbox::new("start_twice");
-    let (mut events, _gate) = (sb.fifo("events"), sb.fifo("gate"));
-    sb.bundle.sh(WAIT_FOR_GATE);
+    let (sb, _gate) = waiting_at_gate("start_twice", "");
     let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
-    events.read_line("the container to start");
     sb.rt.fails(&["start", &id]);
     assert_eq!(sb.rt.status(&id), "running");
 }
 
 #[test]
 fn start_of_a_stopped_container_fails() {
-    let mut sb = Sandbox::new("start_stopped");
-    sb.bundle.args(&["true"]);
-    let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
-    sb.wait_exit(&id);
+    let (sb, id) = Sandbox::with_stopped_container("start_stopped");
     sb.rt.fails(&["start", &id]);
     assert_eq!(sb.rt.status(&id), "stopped");
 }
 
 #[test]
 fn delete_refuses_a_running_container_unless_forced() {
-    let mut sb = Sandbox::new("delete_running");
-    let (mut events, _gate) = (sb.fifo("events"), sb.fifo("gate"));
-    sb.bundle.sh(WAIT_FOR_GATE);
+    let (sb, _gate) = waiting_at_gate("delete_running", "");
     let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
-    events.read_line("the container to start");
-
     sb.rt.fails(&["delete", &id]);
     assert_eq!(sb.rt.status(&id), "running");
     sb.rt.ok(&["delete", "--force", &id]);
@@ -134,15 +131,9 @@ fn an_init_whose_name_is_not_utf8_is_still_running() {
     // The kernel keeps 15 bytes of a process name, cutting "é" in two:
     // /proc/PID/stat then holds a byte that is not UTF-8, and the init
     // must still count as alive (not stopped, not deletable).
-    let mut sb = Sandbox::new("init_name_bytes");
-    let (mut events, _gate) = (sb.fifo("events"), sb.fifo("gate"));
-    sb.bundle.sh(&format!(
-        "printf 'abcdefghijklmn\\303\\251' > /proc/$$/comm; {WAIT_FOR_GATE}"
-    ));
+    let rename = "printf 'abcdefghijklmn\\303\\251' > /proc/$$/comm; ";
+    let (sb, _gate) = waiting_at_gate("init_name_bytes", rename);
     let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
-    events.read_line("the container to start");
     let comm = fs::read(format!("/proc/{}/comm", sb.init_pid(&id))).unwrap();
     assert_eq!(
         comm, b"abcdefghijklmn\xc3\n",
@@ -155,10 +146,7 @@ fn an_init_whose_name_is_not_utf8_is_still_running() {
 
 #[test]
 fn delete_force_removes_a_created_container() {
-    let mut sb = Sandbox::new("delete_created");
-    sb.bundle.args(&["sleep", "1000"]);
-    let id = sb.id.clone();
-    sb.create(&id);
+    let (sb, id) = Sandbox::with_created_container("delete_created");
     sb.rt.ok(&["delete", "--force", &id]);
     sb.wait_exit(&id);
     assert!(
@@ -215,10 +203,7 @@ fn run_without_keep_removes_the_state() {
 
 #[test]
 fn duplicate_id_fails_and_keeps_the_first_container() {
-    let mut sb = Sandbox::new("duplicate_id");
-    sb.bundle.args(&["sleep", "1000"]);
-    let id = sb.id.clone();
-    sb.create(&id);
+    let (mut sb, id) = Sandbox::with_created_container("duplicate_id");
     let pid = sb.init_pid(&id);
     sb.try_create(&id, &[]).assert_failed();
     assert_eq!(sb.rt.status(&id), "created");

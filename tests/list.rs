@@ -49,8 +49,7 @@ fn two_containers(test: &str) -> (Sandbox, [String; 2]) {
     sb.bundle.args(&["sleep", "1000"]);
     let ids = [sb.other_id("a"), sb.other_id("b")];
     sb.create(&ids[0]);
-    sb.create(&ids[1]);
-    sb.rt.ok(&["start", &ids[1]]);
+    sb.create_and_start(&ids[1]);
     (sb, ids)
 }
 

@@ -41,7 +41,7 @@ fn lsm_labels_are_refused_on_a_host_without_the_lsm() {
         let mut sb = Sandbox::new("lsm");
         sb.bundle.set(pointer, json!(LABEL));
         let id = format!("{}-{i}", sb.id);
-        sb.create_fails_cleanly(&id, &["config.json", path, LABEL, &why(lsm)]);
+        sb.create_fails_with_config_error(&id, path, &[LABEL, &why(lsm)]);
     }
 }
 
@@ -63,11 +63,7 @@ fn exec_refuses_lsm_labels_on_a_host_without_the_lsm() {
         eprintln!("skipped: this host has AppArmor or SELinux");
         return;
     }
-    let mut sb = Sandbox::new("lsm_exec");
-    sb.bundle.args(&["sleep", "1000"]);
-    let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
+    let (sb, id) = Sandbox::with_running_container("lsm_exec");
     for (flag, lsm) in [("--apparmor", "AppArmor"), ("--process-label", "SELinux")] {
         let out = sb.rt.run(&["exec", flag, LABEL, &id, "true"]);
         assert_exec_refused(&sb, &out, &[flag], lsm);

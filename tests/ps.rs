@@ -168,23 +168,8 @@ fn long_named_uid() -> Option<(u32, String)> {
 
 /// `exec -d -u UID` of `sleep 1000` in `id`, adopted by the sandbox.
 fn exec_as(sb: &Sandbox, id: &str, uid: u32) {
-    let pid_file = sb.dir.join(format!("exec-{uid}.pid"));
     let user = format!("{uid}:{uid}");
-    let pid_arg = pid_file.to_str().unwrap();
-    let args = [
-        "exec",
-        "-d",
-        "-u",
-        &user,
-        "--pid-file",
-        pid_arg,
-        id,
-        "sleep",
-        "1000",
-    ];
-    sb.rt.ok(&args);
-    let pid = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
-    sb.adopt(pid);
+    sb.exec_detached(&["-u", &user], id, &["sleep", "1000"]);
 }
 
 /// A started container whose init sh has background processes: one with
@@ -199,8 +184,7 @@ fn busy_container(sb: &mut Sandbox, odd: &str) -> String {
          echo ready > /shared/out; wait"
     ));
     let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
+    sb.create_and_start(&id);
     assert_eq!(out.read_line("the background processes"), "ready");
     id
 }

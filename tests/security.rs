@@ -4,21 +4,41 @@
 
 mod common;
 
-use common::{is_keel, Sandbox};
+use common::{is_keel, Output, Sandbox};
 use serde_json::json;
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt};
 
-/// `run` the sandbox's container through `/bin/sh -c SCRIPT`, so the shell
-/// can give the runtime file descriptors an engine might leak.
-fn run_via_sh(sb: &mut Sandbox, script: &str) -> common::Output {
+/// `/bin/sh -c` script that starts the runtime with the sandbox's
+/// directory open as fd 7, without close-on-exec, as a careless engine
+/// might leak one.
+fn leak_fd7(sb: &Sandbox) -> String {
+    format!("exec 7<{}; exec \"$@\"", sb.dir.display())
+}
+
+/// `run` the sandbox's container with fd 7 leaked to the runtime.
+fn run_leaking_fd7(sb: &mut Sandbox) -> Output {
     let id = sb.id.clone();
     sb.prepare(&id);
     let bundle = sb.bundle.dir.to_str().unwrap().to_string();
-    sb.rt
-        .command_via_sh(script, &["run", "--bundle", &bundle, &id])
-        .spawn()
-        .wait()
+    let args = ["run", "--bundle", &bundle, &id];
+    sb.rt.command_via_sh(&leak_fd7(sb), &args).spawn().wait()
+}
+
+/// `exec ARGS` with fd 7 leaked to the runtime.
+fn exec_leaking_fd7(sb: &Sandbox, args: &[&str]) -> Output {
+    let full = [&["exec"][..], args].concat();
+    sb.rt.command_via_sh(&leak_fd7(sb), &full).spawn().wait()
+}
+
+/// The fds `ls -l /proc/self/fd` listed: the 9th field of its symlink
+/// lines. 0-2 are stdio; 3 is the directory `ls` itself reads.
+fn listed_fds(out: &Output) -> Vec<u32> {
+    out.stdout
+        .lines()
+        .filter(|l| l.starts_with('l'))
+        .filter_map(|l| l.split_whitespace().nth(8)?.parse().ok())
+        .collect()
 }
 
 #[test]
@@ -27,17 +47,9 @@ fn fds_of_the_caller_and_of_keel_do_not_reach_the_container() {
     // leaked, without close-on-exec) must not be inherited by the container.
     let mut sb = Sandbox::new("leaked_fds");
     sb.bundle.args(&["ls", "-l", "/proc/self/fd"]);
-    let leak = format!("exec 7<{}; exec \"$@\"", sb.dir.display());
-    let out = run_via_sh(&mut sb, &leak);
+    let out = run_leaking_fd7(&mut sb);
     out.assert_ok();
-    // `ls -l` lines of symlinks: the fd number is the 9th field. 0-2 are
-    // stdio; 3 is the directory `ls` itself reads. Anything more leaked.
-    let fds: Vec<u32> = out
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with('l'))
-        .filter_map(|l| l.split_whitespace().nth(8)?.parse().ok())
-        .collect();
+    let fds = listed_fds(&out);
     assert!(
         fds.contains(&0) && fds.contains(&2),
         "no stdio listed: {out}"
@@ -57,16 +69,37 @@ fn a_cwd_through_a_leaked_fd_cannot_leave_the_rootfs() {
     sb.bundle
         .args(&["ls"])
         .set("/process/cwd", json!("/proc/self/fd/7"));
-    let leak = format!("exec 7<{}; exec \"$@\"", sb.dir.display());
-    let out = run_via_sh(&mut sb, &leak);
+    let out = run_leaking_fd7(&mut sb);
     assert!(
         !out.stdout.contains("host-secret"),
         "the container listed a host directory: {out}"
     );
     if is_keel() {
         out.assert_failed();
-        assert!(out.stderr.contains("process.cwd"), "{out}");
+        common::assert_config_error(&out, None, "process.cwd", &["leads outside"]);
     }
+}
+
+#[test]
+fn exec_neither_leaks_fds_nor_starts_in_a_leaked_directory() {
+    // CVE-2024-21626 class on `exec`: the joining process must get no fd of
+    // the caller's or keel's, and a cwd through one must not take it out
+    // of the container.
+    let (sb, id) = Sandbox::with_running_container("exec_leaks");
+    fs::write(sb.dir.join("host-secret"), "x").unwrap();
+    let out = exec_leaking_fd7(&sb, &[&id, "ls", "-l", "/proc/self/fd"]);
+    out.assert_ok();
+    let fds = listed_fds(&out);
+    assert!(fds.contains(&0), "no stdio listed: {out}");
+    assert!(
+        fds.iter().all(|&fd| fd <= 3),
+        "an fd leaked into exec: {out}"
+    );
+    let out = exec_leaking_fd7(&sb, &["--cwd", "/proc/self/fd/7", &id, "ls"]);
+    assert!(
+        !out.stdout.contains("host-secret"),
+        "exec listed a host directory: {out}"
+    );
 }
 
 #[test]

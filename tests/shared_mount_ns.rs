@@ -117,8 +117,7 @@ fn a_container_without_a_mount_namespace_shares_ours_and_leaves_no_mount() {
              grep -q ' /proc .* - proc ' /proc/self/mountinfo && echo proc > /shared/events; \
              read x < /shared/gate");
         let id = sb.id.clone();
-        sb.create(&id);
-        sb.rt.ok(&["start", &id]);
+        sb.create_and_start(&id);
         assert_eq!(events.read_line("the container's mnt ns"), own_mnt_ns());
         assert_eq!(events.read_line("its /proc"), "proc", "no procfs at /proc");
         let proc = format!("{}/proc", rootfs(&sb));
@@ -141,8 +140,7 @@ fn exec_enters_the_root_of_a_container_without_a_mount_namespace() {
         fs::write(sb.bundle.rootfs().join("marker"), "in the rootfs\n").unwrap();
         sb.bundle.remove_namespace("mount").args(&["sleep", "1000"]);
         let id = sb.id.clone();
-        sb.create(&id);
-        sb.rt.ok(&["start", &id]);
+        sb.create_and_start(&id);
         let script = "cat /marker; pwd; readlink /proc/self/ns/mnt";
         let out = sb
             .rt
@@ -221,5 +219,5 @@ fn a_user_namespace_without_a_mount_namespace_is_refused() {
         )
         .args(&["true"]);
     let id = sb.id.clone();
-    sb.create_fails_cleanly(&id, &["config.json", "linux.namespaces", "mount namespace"]);
+    sb.create_fails_with_config_error(&id, "linux.namespaces", &["mount namespace"]);
 }

@@ -20,8 +20,7 @@ fn start_ready(sb: &mut Sandbox, script: &str) -> Fifo {
     let mut events = sb.fifo("events");
     sb.bundle.sh(script);
     let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
+    sb.create_and_start(&id);
     assert_eq!(events.read_line("the container to set its trap"), "ready");
     events
 }
@@ -59,8 +58,7 @@ fn default_kill_ends_a_process_that_is_not_pid_1() {
     let mut sb = Sandbox::new("kill_sleep");
     sb.bundle.args(&["sleep", "1000"]).remove_namespace("pid");
     let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
+    sb.create_and_start(&id);
     sb.rt.ok(&["kill", &id]);
     sb.reap_init_killed(&id, libc::SIGTERM);
     assert_eq!(sb.rt.status(&id), "stopped");
@@ -93,8 +91,7 @@ fn start_ready_lines(sb: &mut Sandbox, script: &str, expected: &[&str]) -> Fifo 
     let mut events = sb.fifo("events");
     sb.bundle.sh(script);
     let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
+    sb.create_and_start(&id);
     let mut got: Vec<String> = expected
         .iter()
         .map(|_| events.read_line("readiness"))
@@ -123,10 +120,7 @@ fn foreground_run_killed_by_sigkill_exits_137() {
 
 #[test]
 fn kill_with_an_unknown_signal_fails_naming_it() {
-    let mut sb = Sandbox::new("kill_unknown_signal");
-    sb.bundle.args(&["sleep", "1000"]);
-    let id = sb.id.clone();
-    sb.create(&id);
+    let (sb, id) = Sandbox::with_created_container("kill_unknown_signal");
     for bad in ["FOO", "SIGFOO"] {
         let out = sb.rt.fails(&["kill", &id, bad]);
         assert!(out.stderr.contains(bad), "error does not name {bad}: {out}");
@@ -136,11 +130,6 @@ fn kill_with_an_unknown_signal_fails_naming_it() {
 
 #[test]
 fn kill_of_a_stopped_container_fails() {
-    let mut sb = Sandbox::new("kill_stopped");
-    sb.bundle.args(&["true"]);
-    let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
-    sb.wait_exit(&id);
+    let (sb, id) = Sandbox::with_stopped_container("kill_stopped");
     sb.rt.fails(&["kill", &id, "KILL"]);
 }

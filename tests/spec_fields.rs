@@ -1,13 +1,12 @@
 //! The less common config.json fields, observed from inside the container
 //! (or from outside on its processes): process scheduler, I/O priority,
 //! execCPUAffinity, consoleSize, linux.personality, linux.memoryPolicy,
-//! linux.intelRdt, mount attributes, tmpcopyup, file and socket binds and
-//! netDevices.
+//! linux.intelRdt, mount attributes, tmpcopyup, and file and socket binds.
+//! (netDevices: netdev.rs; a profile older than keel's calls: seccomp.rs.)
 
 mod common;
 
 use common::tty::{create_with_pty, read_until};
-use common::veth::{ip, Veth};
 use common::Sandbox;
 use serde_json::json;
 use std::fs;
@@ -89,9 +88,7 @@ fn scheduler_iso_is_refused_with_its_path() {
     sb.bundle
         .set("/process/scheduler", json!({"policy": "SCHED_ISO"}));
     let id = sb.id.clone();
-    let out = sb.try_create(&id, &[]);
-    out.assert_failed();
-    common::assert_keel_config_error(&out, "process.scheduler.policy", "SCHED_ISO");
+    sb.create_fails_with_config_error(&id, "process.scheduler.policy", &["SCHED_ISO"]);
 }
 
 #[test]
@@ -149,7 +146,7 @@ fn intel_rdt_without_resctrl_is_an_error_naming_the_field() {
         json!({"closID": "keel-test", "l3CacheSchema": "L3:0=f"}),
     );
     let id = sb.id.clone();
-    sb.create_fails_cleanly(&id, &["config.json", "linux.intelRdt", "resctrl"]);
+    sb.create_fails_with_config_error(&id, "linux.intelRdt", &["resctrl"]);
 }
 
 #[test]
@@ -174,11 +171,7 @@ fn console_size_is_the_ptys_size() {
 #[test]
 fn exec_cpu_affinity_final_pins_the_exec_process() {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut sb = Sandbox::new("exec_affinity");
-    sb.bundle.args(&["sleep", "1000"]);
-    let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
+    let (sb, id) = Sandbox::with_running_container("exec_affinity");
     let last = (cpus - 1).to_string();
     let doc = json!({"cwd": "/", "user": {"uid": 0, "gid": 0},
         "args": ["grep", "Cpus_allowed_list", "/proc/self/status"],
@@ -323,186 +316,4 @@ fn bind_mounts_of_a_file_and_a_socket() {
              echo x >> /etc/note 2>/dev/null || echo read-only");
     assert_eq!(run_ok(&mut sb), "a single file\nsocket\nread-only\n");
     drop(listener);
-}
-
-/// A veth pair whose peer has an address, for a container to take.
-fn addressed_veth(tag: &str) -> Veth {
-    let veth = Veth::new(tag);
-    ip(&["addr", "add", "10.213.7.2/24", "dev", &veth.peer]);
-    veth
-}
-
-/// A netlink socket subscribed to link changes, to wait for a link to
-/// go without polling on a timer (namespace teardown is asynchronous).
-struct LinkEvents(std::os::fd::OwnedFd);
-
-impl LinkEvents {
-    fn new() -> LinkEvents {
-        use std::os::fd::FromRawFd;
-        // SAFETY: plain socket(2) and bind(2) on a zeroed sockaddr_nl.
-        unsafe {
-            let fd = libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            );
-            assert!(fd >= 0, "netlink socket");
-            let mut addr: libc::sockaddr_nl = std::mem::zeroed();
-            addr.nl_family = libc::AF_NETLINK as u16;
-            addr.nl_groups = 1; // RTMGRP_LINK
-            let len = std::mem::size_of::<libc::sockaddr_nl>() as u32;
-            assert_eq!(
-                libc::bind(fd, &addr as *const _ as *const libc::sockaddr, len),
-                0
-            );
-            LinkEvents(std::os::fd::OwnedFd::from_raw_fd(fd))
-        }
-    }
-
-    /// Wait until `/sys/class/net/NAME` is gone, reading link events.
-    fn wait_gone(&self, name: &str) {
-        use std::os::fd::AsRawFd;
-        let deadline = std::time::Instant::now() + common::TIMEOUT;
-        while Veth::exists(name) {
-            assert!(
-                common::sys::poll_readable(self.0.as_raw_fd(), deadline),
-                "{name} still exists after {:?}",
-                common::TIMEOUT
-            );
-            let mut buf = [0u8; 8192];
-            // SAFETY: the buffer is valid for its length.
-            unsafe {
-                libc::recv(
-                    self.0.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-        }
-    }
-}
-
-#[test]
-fn net_device_moves_in_renamed_with_its_address_and_up() {
-    let veth = addressed_veth("m");
-    let mut sb = Sandbox::new("netdev");
-    sb.bundle
-        .set("/linux/netDevices", json!({ &veth.peer: {"name": "eth7"} }))
-        .sh("ip -o addr show dev eth7; ip -o link show dev eth7");
-    let id = sb.id.clone();
-    let created = sb.create(&id);
-    assert!(!Veth::exists(&veth.peer), "{} still on the host", veth.peer);
-    sb.rt.ok(&["start", &id]);
-    sb.reap_init(&id);
-    let out = created.stdout_now();
-    assert!(
-        out.contains("eth7") && out.contains("inet 10.213.7.2/24"),
-        "{out}"
-    );
-    let link = out
-        .lines()
-        .find(|l| l.contains("link/ether"))
-        .unwrap_or_default();
-    assert!(
-        link.contains(",UP") || link.contains("<UP"),
-        "not up: {out}"
-    );
-    let events = LinkEvents::new();
-    sb.rt.ok(&["delete", &id]);
-    // With the namespace, the kernel destroys the moved veth end and its
-    // peer (the spec forbids moving devices back out).
-    events.wait_gone(&veth.host);
-}
-
-/// A network namespace made for one test with `ip netns add`, deleted
-/// when it drops.
-struct NetNs(String);
-
-impl NetNs {
-    fn new(tag: &str) -> NetNs {
-        let name = format!("kt{tag}{}", std::process::id());
-        let ok = std::process::Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .expect("run ip netns add")
-            .success();
-        assert!(ok, "ip netns add {name}");
-        NetNs(name)
-    }
-
-    fn path(&self) -> String {
-        format!("/run/netns/{}", self.0)
-    }
-}
-
-impl Drop for NetNs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("ip")
-            .args(["netns", "del", &self.0])
-            .status();
-    }
-}
-
-/// A create that fails after moving a device (here a createRuntime hook)
-/// gives it back to the host, with its name and address: the namespace
-/// may be one joined by path, which outlives the container, or the
-/// init's own, whose end would destroy a virtual device.
-#[test]
-fn a_failed_create_moves_net_devices_back_to_the_host() {
-    for joined in [true, false] {
-        let tag = if joined { "j" } else { "n" };
-        let veth = addressed_veth(tag);
-        let netns = joined.then(|| NetNs::new(tag));
-        let mut sb = Sandbox::new("netdev_undo");
-        if let Some(ns) = &netns {
-            sb.bundle.remove_namespace("network").push(
-                "/linux/namespaces",
-                json!({"type": "network", "path": ns.path()}),
-            );
-        }
-        sb.bundle
-            .set("/linux/netDevices", json!({ &veth.peer: {"name": "eth7"} }))
-            .sh_hook("createRuntime", "exit 1");
-        let id = sb.id.clone();
-        sb.create_fails_cleanly(&id, &["createRuntime"]);
-        assert!(
-            Veth::exists(&veth.peer),
-            "joined {joined}: {} not back on the host",
-            veth.peer
-        );
-        let out = std::process::Command::new("ip")
-            .args(["-o", "addr", "show", "dev", &veth.peer])
-            .output()
-            .expect("run ip addr");
-        let addrs = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            addrs.contains("inet 10.213.7.2/24"),
-            "joined {joined}: {addrs}"
-        );
-    }
-}
-
-#[test]
-fn a_missing_net_device_fails_create_naming_it() {
-    let mut sb = Sandbox::new("netdev_missing");
-    sb.bundle
-        .set("/linux/netDevices", json!({"kt-nosuch0": {}}));
-    let id = sb.id.clone();
-    sb.create_fails_cleanly(&id, &["linux.netDevices.kt-nosuch0"]);
-}
-
-#[test]
-fn a_profile_refusing_getcwd_faccessat2_and_close_range_still_runs() {
-    // runtime-tools' profiles: its default one predates faccessat2 and
-    // close_range, and linux_seccomp refuses getcwd. keel makes those
-    // calls after the filter is loaded and must cope with EPERM.
-    let mut sb = Sandbox::new("seccomp_old_profile");
-    let profile = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
-        {"names": ["getcwd", "faccessat2", "close_range"], "action": "SCMP_ACT_ERRNO"}]});
-    sb.bundle
-        .set("/linux/seccomp", profile)
-        .set("/process/cwd", json!("/tmp"))
-        .args(&["echo", "ran"]);
-    assert_eq!(run_ok(&mut sb), "ran\n");
 }

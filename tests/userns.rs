@@ -5,7 +5,7 @@
 mod common;
 
 use common::userns::{map_user, HOST, SIZE};
-use common::{assert_keel_config_error, Sandbox};
+use common::{assert_config_error, Sandbox};
 use serde_json::json;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -116,7 +116,7 @@ fn bad_mappings_are_refused_with_their_json_path() {
         map_user(&mut sb);
         sb.bundle.set("/linux/uidMappings", map);
         let id = format!("{}-{i}", sb.id);
-        sb.create_fails_cleanly(&id, &["config.json", path, what]);
+        sb.create_fails_with_config_error(&id, path, &[what]);
     }
 }
 
@@ -126,16 +126,12 @@ fn a_user_namespace_needs_mappings_and_mappings_need_one() {
     let mut sb = Sandbox::new("userns_missing");
     sb.bundle.push("/linux/namespaces", json!({"type": "user"}));
     let id = sb.id.clone();
-    let out = sb.try_create(&id, &[]);
-    out.assert_failed();
-    assert!(out.stderr.contains("linux.uidMappings"), "{out}");
+    sb.create_fails_with_config_error(&id, "linux.uidMappings", &[]);
     sb.bundle.remove_namespace("user");
     let map = json!([{"containerID": 0, "hostID": HOST, "size": 1}]);
     sb.bundle.set("/linux/uidMappings", map.clone());
     sb.bundle.set("/linux/gidMappings", map);
-    let out = sb.try_create(&id, &[]);
-    out.assert_failed();
-    assert!(out.stderr.contains("need a user namespace"), "{out}");
+    sb.create_fails_with_config_error(&id, "linux.uidMappings", &["need a user namespace"]);
 }
 
 #[test]
@@ -145,8 +141,7 @@ fn joining_a_user_namespace_by_path() {
     let mut events = sb.fifo("events");
     sb.bundle.sh("echo up > /shared/events; exec sleep 1000");
     let a = sb.other_id("a");
-    sb.create(&a);
-    sb.rt.ok(&["start", &a]);
+    sb.create_and_start(&a);
     assert_eq!(events.read_line("container A"), "up");
     let a_pid = sb.init_pid(&a);
     // B joins A's user and network namespaces and makes the rest anew:
@@ -233,7 +228,7 @@ fn mappings_unlike_a_joined_user_namespaces_are_refused() {
         let out = sb.try_create(&b, &[]);
         out.assert_failed();
         let real = "which maps 0 100000 1000, 1000 101000 64536";
-        assert_keel_config_error(&out, &format!("linux.{field}"), real);
+        assert_config_error(&out, None, &format!("linux.{field}"), &[real]);
         assert!(!sb.state_dir(&b).exists(), "state of {b} left behind");
         sb.assert_no_cgroup(&b);
     }
@@ -253,8 +248,7 @@ fn exec_joins_the_user_namespace() {
     let mut events = sb.fifo("events");
     sb.bundle.sh("echo up > /shared/events; exec sleep 1000");
     let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
+    sb.create_and_start(&id);
     assert_eq!(events.read_line("container"), "up");
     let out = sb
         .rt
@@ -325,5 +319,5 @@ fn time_offsets_without_a_time_namespace_are_refused() {
     sb.bundle
         .set("/linux/timeOffsets", json!({"boottime": {"secs": 5}}));
     let id = sb.id.clone();
-    sb.create_fails_cleanly(&id, &["config.json", "linux.timeOffsets", "time namespace"]);
+    sb.create_fails_with_config_error(&id, "linux.timeOffsets", &["time namespace"]);
 }

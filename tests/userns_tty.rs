@@ -113,8 +113,7 @@ fn an_exec_tty_in_a_user_namespace_is_its_root_and_tty_group() {
     map_user(&mut sb);
     sb.bundle.args(&["sleep", "1000"]);
     let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
+    sb.create_and_start(&id);
     let (pid, mut master) = exec_with_pty(&sb, &id, &["sh"]);
     assert_eq!(owner(&format!("/proc/{pid}/fd/0")), (HOST, HOST + TTY_GID));
     master

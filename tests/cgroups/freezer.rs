@@ -3,7 +3,7 @@
 
 use crate::common::sys::PidFd;
 use crate::common::{Fifo, Sandbox, TIMEOUT};
-use crate::support::{assert_no_cgroup, cg_read, cgroup_path, keyed, pure_v2, start};
+use crate::support::{assert_no_cgroup, cg_read, cgroup_path, keyed, pure_v2};
 use serde_json::Value;
 use std::fs;
 
@@ -13,7 +13,7 @@ fn echoing(sb: &mut Sandbox) -> (String, Fifo, Fifo) {
     let (mut out, input) = (sb.fifo("out"), sb.fifo("in"));
     sb.bundle.sh("echo ready > /shared/out; \
          while read line < /shared/in; do echo \"got $line\" > /shared/out; done");
-    let id = start(sb);
+    let id = sb.create_and_start_own();
     assert_eq!(out.read_line("the container to start"), "ready");
     (id, out, input)
 }
@@ -78,10 +78,7 @@ fn pause_freezes_the_container_and_resume_lets_it_continue() {
 
 #[test]
 fn pause_of_a_stopped_container_fails() {
-    let mut sb = Sandbox::new("cg_pause_stopped");
-    sb.bundle.args(&["true"]);
-    let id = start(&mut sb);
-    sb.wait_exit(&id);
+    let (sb, id) = Sandbox::with_stopped_container("cg_pause_stopped");
     let out = sb.rt.fails(&["pause", &id]);
     assert!(out.stderr.contains("not running"), "{out}");
     assert_eq!(sb.rt.status(&id), "stopped");
@@ -99,8 +96,7 @@ fn kill_and_delete_force_end_a_paused_container() {
     assert_no_cgroup(&cgroup_path(&id));
 
     let other = sb.other_id("forced");
-    sb.create(&other);
-    sb.rt.ok(&["start", &other]);
+    sb.create_and_start(&other);
     sb.rt.ok(&["pause", &other]);
     let init = PidFd::open(sb.init_pid(&other)).expect("pidfd of the init");
     sb.rt.ok(&["delete", "--force", &other]);
@@ -114,7 +110,7 @@ fn exec_in_a_paused_container_needs_ignore_paused() {
     let mut sb = Sandbox::new("cg_exec_paused");
     let mut out = sb.fifo("out");
     sb.bundle.args(&["sleep", "1000"]);
-    let id = start(&mut sb);
+    let id = sb.create_and_start_own();
     sb.rt.ok(&["pause", &id]);
     let refused = sb.rt.fails(&["exec", &id, "true"]);
     assert!(refused.stderr.contains("paused"), "{refused}");

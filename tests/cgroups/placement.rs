@@ -6,17 +6,14 @@ use crate::common::{Bundle, ExtraCgroups, Sandbox};
 use crate::keel_only;
 use crate::support::{
     assert_no_cgroup, assert_placed, cg_dir, cgroup_path, cgroup_procs, parse_cgroup_lines,
-    proc_cgroup, pure_v2, shared_file, start, MIB,
+    proc_cgroup, pure_v2, shared_file, MIB,
 };
 use serde_json::json;
 use std::fs;
 
 #[test]
 fn the_init_is_in_its_cgroup_before_it_runs() {
-    let mut sb = Sandbox::new("cg_placement");
-    sb.bundle.args(&["sleep", "1000"]);
-    let id = sb.id.clone();
-    sb.create(&id);
+    let (sb, id) = Sandbox::with_created_container("cg_placement");
     // Created, not started: the init must already be in place, so that no
     // code of the container's ever runs outside its limits.
     let init = sb.init_pid(&id);
@@ -72,7 +69,7 @@ fn in_its_own_cgroup_namespace_the_container_sees_its_cgroup_as_root() {
         "cat /proc/self/cgroup > /shared/cgroup; \
          cat {limit_file} > /shared/limit; echo done > /shared/done"
     ));
-    start(&mut sb);
+    sb.create_and_start_own();
     assert_eq!(done.read_line("the container's report"), "done");
     let text = shared_file(&sb, "cgroup");
     let inside = parse_cgroup_lines(&text);
@@ -103,7 +100,7 @@ fn without_a_cgroup_namespace_the_cgroup_mount_binds_the_containers_cgroup() {
     sb.bundle.sh(&format!(
         "cat {limit_file} > /shared/limit; echo done > /shared/done"
     ));
-    start(&mut sb);
+    sb.create_and_start_own();
     assert_eq!(done.read_line("the container's report"), "done");
     assert_eq!(shared_file(&sb, "limit").trim(), (40 * MIB).to_string());
 }
@@ -116,7 +113,7 @@ fn exec_runs_in_the_containers_cgroup() {
     sb.bundle
         .remove_namespace("cgroup")
         .args(&["sleep", "1000"]);
-    let id = start(&mut sb);
+    let id = sb.create_and_start_own();
     let out = sb.rt.ok(&["exec", &id, "cat", "/proc/self/cgroup"]);
     let lines = parse_cgroup_lines(&out.stdout);
     assert_eq!(lines.len(), proc_cgroup(sb.init_pid(&id)).len(), "{out}");
@@ -134,14 +131,9 @@ fn a_detached_exec_process_is_in_the_containers_cgroup() {
     let mut sb = Sandbox::new("cg_exec_detached");
     let mut out = sb.fifo("out");
     sb.bundle.args(&["sleep", "1000"]);
-    let id = start(&mut sb);
-    let pid_file = sb.dir.join("exec.pid");
+    let id = sb.create_and_start_own();
     let script = "echo started > /shared/out; exec sleep 1000";
-    let pid_arg = pid_file.to_str().unwrap();
-    sb.rt
-        .ok(&["exec", "-d", "--pid-file", pid_arg, &id, "sh", "-c", script]);
-    let pid: i32 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
-    sb.adopt(pid);
+    let pid = sb.exec_detached(&[], &id, &["sh", "-c", script]);
     assert_eq!(out.read_line("the exec'd process"), "started");
     assert_placed(pid, &cgroup_path(&id));
     assert!(cgroup_procs(&id).contains(&pid));

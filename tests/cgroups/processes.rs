@@ -1,9 +1,7 @@
 //! `ps` and `kill --all`: the container's processes as its cgroup knows them.
 
 use crate::common::{Sandbox, TIMEOUT};
-use crate::support::{
-    assert_no_cgroup, cgroup_path, cgroup_procs, start, start_with_background_sleep,
-};
+use crate::support::{assert_no_cgroup, cgroup_path, cgroup_procs, start_with_background_sleep};
 use serde_json::json;
 use std::fs;
 
@@ -11,7 +9,7 @@ use std::fs;
 fn init_with_a_child(sb: &mut Sandbox) -> String {
     let mut out = sb.fifo("out");
     sb.bundle.sh("sleep 1000 & echo ready > /shared/out; wait");
-    let id = start(sb);
+    let id = sb.create_and_start_own();
     assert_eq!(out.read_line("the background sleep to start"), "ready");
     id
 }
@@ -64,10 +62,7 @@ fn ps_table_has_a_header_and_a_line_per_process() {
 fn ps_json_of_a_container_without_processes_is_null() {
     // runc prints its nil slice as `null` (as `list` does); drop-in means
     // the same bytes.
-    let mut sb = Sandbox::new("cg_ps_empty");
-    sb.bundle.args(&["true"]);
-    let id = start(&mut sb);
-    sb.wait_exit(&id);
+    let (sb, id) = Sandbox::with_stopped_container("cg_ps_empty");
     let out = sb.rt.ok(&["ps", "--format", "json", &id]);
     assert_eq!(out.stdout, "null\n", "{out}");
 }

@@ -1,9 +1,9 @@
 //! The cgroup goes with the container: on `delete`, with processes that
 //! outlived the init, and after a `create` that failed.
 
-use crate::common::{Sandbox, TIMEOUT};
+use crate::common::{ExtraCgroups, Sandbox, TIMEOUT};
 use crate::support::{
-    assert_no_cgroup, cgroup_dirs, cgroup_path, cgroup_procs, hierarchies, start,
+    assert_no_cgroup, cg_dir, cgroup_dirs, cgroup_path, cgroup_procs, hierarchies,
     start_with_background_sleep,
 };
 use serde_json::json;
@@ -14,7 +14,7 @@ use std::path::Path;
 fn delete_removes_the_cgroup_from_every_hierarchy() {
     let mut sb = Sandbox::new("cg_delete");
     sb.bundle.args(&["true"]);
-    let id = start(&mut sb);
+    let id = sb.create_and_start_own();
     let path = cgroup_path(&id);
     // One directory per mounted hierarchy, cgroup2 included.
     assert_eq!(cgroup_dirs(&path).len(), hierarchies().len());
@@ -44,7 +44,7 @@ fn a_create_failing_on_a_resource_leaves_no_cgroup() {
     sb.bundle.set("/linux/resources/cpu/cpus", json!("99"));
     let id = sb.id.clone();
     // Nothing left includes the cgroup.
-    sb.create_fails_cleanly(&id, &["linux.resources.cpu.cpus", "99"]);
+    sb.create_fails_with_config_error(&id, "linux.resources.cpu.cpus", &["99"]);
 }
 
 #[test]
@@ -59,17 +59,18 @@ fn a_create_failing_after_the_cgroup_was_made_leaves_no_cgroup() {
 fn delete_force_removes_a_created_container_whose_cgroup_is_gone() {
     // As if someone else removed the cgroup (or create never made it): the
     // init lives on elsewhere and the state still says created.
-    let mut sb = Sandbox::new("cg_gone");
-    sb.bundle.args(&["sleep", "1000"]);
-    let id = sb.id.clone();
-    sb.create(&id);
+    let mut extra = ExtraCgroups::default();
+    let (sb, id) = Sandbox::with_created_container("cg_gone");
     let init = sb.init_pid(&id);
-    // Tracked after the container, so the sandbox removes this cgroup
-    // once it has ended and reaped the init.
-    let aside = sb.other_id("aside");
-    sb.track(&aside);
-    for dir in cgroup_dirs(&cgroup_path(&id)) {
-        move_out(init, &dir, &dir.with_file_name(&aside));
+    // Not under /keel-test, which goes with the last sandbox only if empty:
+    // this one goes after the sandbox has ended and reaped the init.
+    let aside = format!("/keel-aside-{id}");
+    extra.add(aside.clone());
+    for h in hierarchies() {
+        let dir = cg_dir(&h, &cgroup_path(&id));
+        if dir.exists() {
+            move_out(init, &dir, &cg_dir(&h, &aside));
+        }
     }
     assert_eq!(sb.rt.status(&id), "created");
     sb.rt.ok(&["delete", "--force", &id]);
@@ -77,7 +78,7 @@ fn delete_force_removes_a_created_container_whose_cgroup_is_gone() {
     sb.assert_nothing_left(&id);
 }
 
-/// Move `pid` from cgroup `dir` into a new sibling `other`, and remove `dir`.
+/// Move `pid` from cgroup `dir` into a new cgroup `other`, and remove `dir`.
 fn move_out(pid: i32, dir: &Path, other: &Path) {
     fs::create_dir(other).unwrap_or_else(|e| panic!("mkdir {}: {e}", other.display()));
     // A v1 cpuset cgroup takes no process until it has cpus and mems.

@@ -152,14 +152,6 @@ pub fn assert_placed(pid: i32, path: &str) {
     );
 }
 
-/// Create and start the sandbox's container.
-pub fn start(sb: &mut Sandbox) -> String {
-    let id = sb.id.clone();
-    sb.create(&id);
-    sb.rt.ok(&["start", &id]);
-    id
-}
-
 pub fn shared_file(sb: &Sandbox, name: &str) -> String {
     let path = sb.shared.join(name);
     fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
@@ -184,7 +176,7 @@ pub fn start_with_background_sleep(sb: &mut Sandbox, rest: &str) -> (String, i32
     sb.bundle
         .remove_namespace("pid")
         .sh(&format!("sleep 1000 & echo $! > /shared/child{rest}"));
-    let id = start(sb);
+    let id = sb.create_and_start_own();
     let pid: i32 = child
         .read_line("the background sleep's pid")
         .parse()

@@ -10,12 +10,18 @@
 //! - `sys`: waiting on processes and fifos without sleeping; leftover scans.
 //! - `tty`, `userns`: console sockets; containers in a new user namespace.
 //! - `cgroup_guard`: removing cgroups a test made outside /keel-test/ID.
+//! - `containers`: a sandbox with its container created, running or stopped.
+//! - `exec`: detached `exec` calls, their processes adopted by the sandbox.
+//! - `config_error`: a refused config.json: its one-line error, nothing left.
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code, unused_imports)]
 
 pub mod bundle;
 pub mod cgroup_guard;
+pub mod config_error;
+pub mod containers;
+pub mod exec;
 pub mod runtime;
 pub mod sandbox;
 pub mod sys;
@@ -25,6 +31,7 @@ pub mod veth;
 
 pub use bundle::Bundle;
 pub use cgroup_guard::ExtraCgroups;
+pub use config_error::assert_config_error;
 pub use runtime::{Output, Runtime, Spawned};
 pub use sandbox::Sandbox;
 pub use sys::Fifo;
@@ -96,28 +103,4 @@ pub fn assert_keel_error(out: &Output, parts: &[&str]) {
     for part in parts {
         assert!(err.contains(part), "error does not mention {part:?}: {out}");
     }
-}
-
-/// keel's promise for bad input: one line on stderr that names config.json,
-/// the JSON path of the offending field and the offending value (keel only,
-/// as `assert_keel_error`).
-pub fn assert_keel_config_error(out: &Output, path: &str, value: &str) {
-    assert_keel_error(out, &["config.json", path, value]);
-}
-
-/// keel's one error line is `prefix...`, e.g. `config.json: mounts[3]: `
-/// (keel only, as `assert_keel_error`). Without a log file the line is a
-/// log line, and its message (`msg="..."`, quotes escaped) is what must
-/// start so; `prefix` holds no quotes for that reason.
-pub fn assert_keel_error_starts_with(out: &Output, prefix: &str) {
-    assert_keel_error(out, &[]);
-    if !is_keel() {
-        return;
-    }
-    let line = out.stderr.trim_end();
-    let message = line.split_once(" msg=\"").map_or(line, |(_, m)| m);
-    assert!(
-        message.starts_with(prefix),
-        "error does not start with {prefix:?}: {out}"
-    );
 }

@@ -173,6 +173,19 @@ impl Sandbox {
         out
     }
 
+    /// Create container `id` and start it; the test fails if either fails.
+    pub fn create_and_start(&mut self, id: &str) {
+        self.create(id);
+        self.rt.ok(&["start", id]);
+    }
+
+    /// `create_and_start` of the sandbox's own container; returns its id.
+    pub fn create_and_start_own(&mut self) -> String {
+        let id = self.id.clone();
+        self.create_and_start(&id);
+        id
+    }
+
     /// Start a foreground `run --bundle B [extra...] ID` without waiting.
     pub fn spawn_run(&mut self, id: &str, extra: &[&str]) -> Spawned {
         self.prepare(id);

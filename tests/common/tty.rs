@@ -100,21 +100,12 @@ pub fn create_with_pty(sb: &mut Sandbox, id: &str) -> File {
 pub fn exec_with_pty(sb: &Sandbox, id: &str, args: &[&str]) -> (i32, File) {
     let socket = unique_path(sb, "console.sock");
     let listener = UnixListener::bind(&socket).expect("bind console socket");
-    let pid_file = unique_path(sb, "exec.pid");
-    let (socket_arg, pid_arg) = (socket.to_str().unwrap(), pid_file.to_str().unwrap());
-    let flags = ["exec", "-t", "-d", "--console-socket", socket_arg];
-    let call = sb
-        .rt
-        .spawn(&[&flags[..], &["--pid-file", pid_arg, id], args].concat());
+    let flags = ["-t", "--console-socket", socket.to_str().unwrap()];
+    let (call, pid_file) = sb.spawn_exec_detached(&flags, id, args);
     // The runtime sends the master before it exits: receive it first.
     let master = receive_pty_master(&listener);
     call.wait().assert_ok();
-    let pid = fs::read_to_string(&pid_file)
-        .unwrap()
-        .parse()
-        .expect("pid file holds a pid");
-    sb.adopt(pid);
-    (pid, File::from(master))
+    (sb.adopt_pid_file(&pid_file), File::from(master))
 }
 
 /// What the container printed between `begin` and `end` (markers the
