@@ -49,6 +49,8 @@ pub enum CgroupError {
     },
     #[error("{}: {msg}", file.display())]
     Freeze { file: PathBuf, msg: String },
+    #[error("join the container's cgroup: {}: {err}", file.display())]
+    JoinSelf { file: PathBuf, err: io::Error },
 }
 
 impl CgroupError {

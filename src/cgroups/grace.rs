@@ -1,5 +1,8 @@
 //! Starting the kernel's wait for a v1 `cgroup.procs` write early.
 //!
+//! Only on kernels before 6.5: from then on the new process joins its v1
+//! cgroups itself, without the wait (`self_join`).
+//!
 //! Every move of a process between cgroups takes a global lock whose
 //! writers first wait for an RCU grace period (`cgroup_threadgroup_rwsem`,
 //! through rcu_sync): 5-17 ms on this kind of host, the longest wait of a
@@ -43,7 +46,13 @@ pub fn start() {
     // A pure cgroup2 host has no v1 hierarchy to find (and its exec joins
     // the container's cgroup with CLONE_INTO_CGROUP): skip reading the
     // mount table.
-    if !nix::unistd::geteuid().is_root() || super::fs::is_cgroup2_root() {
+    // Nor where the new process joins its v1 cgroups itself without the
+    // wait (`TaskFiles`): a grace period started here would only be one
+    // exec has to wait for before it forks.
+    if !nix::unistd::geteuid().is_root()
+        || super::fs::is_cgroup2_root()
+        || super::self_join::supported()
+    {
         return;
     }
     let Ok(layout) = Layout::detect() else {

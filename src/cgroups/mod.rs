@@ -22,6 +22,7 @@ pub mod grace;
 mod layout;
 pub mod oom;
 mod path;
+mod self_join;
 pub mod stats;
 #[cfg(test)]
 mod tests;
@@ -38,6 +39,7 @@ pub use clone::clone_into;
 pub use error::CgroupError;
 pub use fs::is_cgroup2_root;
 pub use layout::{Hierarchy, Kind, Layout};
+pub use self_join::TaskFiles;
 
 use fs::{Dir, Files};
 
@@ -178,7 +180,7 @@ impl Cgroup {
     /// Move `pid` (a whole process) into the container's cgroup in every
     /// hierarchy.
     pub fn add(&self, pid: i32) -> Result<(), CgroupError> {
-        self.add_after_clone(pid, false)
+        self.add_after_clone(pid, false, false)
     }
 
     /// The container's cgroup2 directory, opened for
@@ -195,10 +197,27 @@ impl Cgroup {
         Some(file.into())
     }
 
+    /// The container's directories in the v1 hierarchies.
+    pub fn v1_dirs(&self) -> Result<Vec<PathBuf>, CgroupError> {
+        Ok(self
+            .places()?
+            .into_iter()
+            .filter(|p| p.v1)
+            .map(|p| p.dir)
+            .collect())
+    }
+
     /// `add` for a process that clone3 may already have started in the
-    /// cgroup2 directory (`in_unified`): only the other hierarchies remain.
-    pub fn add_after_clone(&self, pid: i32, in_unified: bool) -> Result<(), CgroupError> {
-        for p in self.places()?.into_iter().filter(|p| p.v1 || !in_unified) {
+    /// cgroup2 directory (`in_unified`), and that may join the v1 ones
+    /// itself (`TaskFiles`, `v1_joined`): only the other hierarchies remain.
+    pub fn add_after_clone(
+        &self,
+        pid: i32,
+        in_unified: bool,
+        v1_joined: bool,
+    ) -> Result<(), CgroupError> {
+        let left = |p: &Place| if p.v1 { !v1_joined } else { !in_unified };
+        for p in self.places()?.into_iter().filter(left) {
             let d = Dir(p.dir);
             let file = d.0.join("cgroup.procs");
             fs::Files::write(&d, "cgroup.procs", &pid.to_string())

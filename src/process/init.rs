@@ -24,6 +24,8 @@ pub struct InitContext<'a> {
     pub plan: &'a Plan,
     /// What the init can grant, read by the parent before the clone.
     pub grantable: &'a crate::capabilities::CapsHashSet,
+    /// The v1 cgroups the init joins itself, first thing.
+    pub cgroup_tasks: &'a crate::cgroups::TaskFiles,
     /// An O_PATH handle on the exec fifo, opened by the parent; the init
     /// takes it.
     pub fifo: Option<OwnedFd>,
@@ -55,6 +57,8 @@ enum InitError {
     Proc(#[from] crate::procfs::ProcError),
     #[error(transparent)]
     LinuxAttr(#[from] linux_attrs::LinuxAttrError),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
     #[error(transparent)]
     Userns(#[from] crate::userns::UsernsError),
     #[error(transparent)]
@@ -142,6 +146,7 @@ fn setup(ctx: &mut InitContext) -> Result<Ready, InitError> {
     // same, and `start` refuses it (runtime.md).
     let process = spec.process().as_ref();
     guard_parent(ctx.plan)?;
+    ctx.cgroup_tasks.join()?;
     wait_for_id_maps(ctx)?;
     if !ctx.plan.joins_before_clone() {
         join_namespaces(ctx.plan)?;

@@ -27,7 +27,7 @@
 use super::attributes::{self, AffinityStage, AttributeError};
 use super::channel::{channel, ChannelError, Receiver, Sender};
 use super::settings::{self, SeccompStage, SettingsError};
-use crate::cgroups::{Cgroup, CgroupError};
+use crate::cgroups::{Cgroup, CgroupError, TaskFiles};
 use crate::exec::{self, ExecError};
 use crate::namespaces::{self, Join, NamespaceError};
 use crate::state::{self, StateError};
@@ -135,10 +135,15 @@ pub fn spawn(opts: &ExecOptions) -> Result<i32, JoinError> {
         }
         None => Default::default(),
     };
+    let tasks = match opts.cgroup {
+        Some(cgroup) => TaskFiles::open(cgroup)?,
+        None => TaskFiles::default(),
+    };
     let ctx = Child {
         joins: &joins,
         root: root.as_ref(),
         grantable: &grantable,
+        tasks: &tasks,
     };
     let (pid, in_unified) = namespaces::fork_into_cgroup(&joins, 0, cgroup, || {
         // SAFETY: closing the child's copy of a parent-side fd.
@@ -146,8 +151,10 @@ pub fn spawn(opts: &ExecOptions) -> Result<i32, JoinError> {
         child(opts, &ctx, &go_rx, &tx)
     })?;
     drop((tx, cgroup_fd));
-    let outcome =
-        place(opts, pid, in_unified, &go_tx).and_then(|()| outcome(opts, pid, &rx, &go_tx));
+    let v1_joined = !tasks.is_empty();
+    drop(tasks);
+    let outcome = place(opts, pid, (in_unified, v1_joined), &go_tx)
+        .and_then(|()| outcome(opts, pid, &rx, &go_tx));
     if let Err(e) = outcome {
         // The child exits by itself after a failure (or with us: PDEATHSIG);
         // make sure, then collect it.
@@ -169,11 +176,17 @@ pub fn spawn(opts: &ExecOptions) -> Result<i32, JoinError> {
     Ok(pid)
 }
 
-/// Put the child in the container's cgroup (clone3 may have started it in
-/// the cgroup2 one), then let it go on.
-fn place(opts: &ExecOptions, pid: i32, in_unified: bool, go: &Sender<()>) -> Result<(), JoinError> {
+/// Put the child in the container's cgroup where it is not yet (clone3 may
+/// have started it in the cgroup2 one, it may have joined the v1 ones
+/// itself), then let it go on.
+fn place(
+    opts: &ExecOptions,
+    pid: i32,
+    (in_unified, v1_joined): (bool, bool),
+    go: &Sender<()>,
+) -> Result<(), JoinError> {
     if let Some(cgroup) = opts.cgroup {
-        cgroup.add_after_clone(pid, in_unified)?;
+        cgroup.add_after_clone(pid, in_unified, v1_joined)?;
     }
     Ok(go.send(&())?)
 }
@@ -244,6 +257,8 @@ struct Child<'a> {
     root: Option<&'a OwnedFd>,
     /// What the process can grant (`capabilities::grantable`).
     grantable: &'a crate::capabilities::CapsHashSet,
+    /// The v1 cgroups it joins itself (`cgroups::TaskFiles`).
+    tasks: &'a TaskFiles,
 }
 
 /// The child's side, top to bottom; it execs or exits.
@@ -281,6 +296,9 @@ fn setup(
         .map_err(|e| ChildError::Sys(format!("set dumpable: {e}")))?;
     let affinity = process.exec_cpu_affinity().as_ref();
     attributes::apply_affinity(affinity, AffinityStage::Initial)?;
+    ctx.tasks
+        .join()
+        .map_err(|e| ChildError::Sys(e.to_string()))?;
     go.recv()
         .map_err(|e| ChildError::Sys(format!("waiting to join the cgroup: {e}")))?;
     attributes::apply_affinity(affinity, AffinityStage::Final)?;

@@ -129,12 +129,15 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     let net_ns = net.join()?;
     // It forks helpers: only once no thread of ours runs.
     let idmap_ns = crate::idmap::Namespaces::make(&opts.bundle.spec)?;
+    let tasks = pending.task_files()?;
+    let v1_joined = !tasks.is_empty();
     let ctx = InitContext {
         opts,
         state: &st,
         seccomp: filter.as_ref(),
         plan: &plan,
         grantable: &grantable,
+        cgroup_tasks: &tasks,
         fifo: Some(open_fifo(&pending)?),
         console_fd: opts
             .console_fd
@@ -154,7 +157,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     close.extend(idmap_ns.raw_fds());
     let cgroup_fd = pending.cgroup.as_ref().and_then(Cgroup::unified_fd);
     let (pid, in_unified) = spawn_init(&plan, ctx, &close, cgroup_fd.as_ref())?;
-    drop((cgroup_fd, net_ns));
+    drop((cgroup_fd, net_ns, tasks));
     pending.adopt_init(pid);
     pending.move_netdevs(&opts.bundle.spec, pid)?;
     drop(console);
@@ -164,7 +167,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     map_mount_trees(opts, &idmap_ns, pid, &from_init, &to_init)?;
     drop(idmap_ns);
     let placed = pending
-        .place_init(pid, in_unified)
+        .place_init(pid, in_unified, v1_joined)
         .and_then(|()| Ok(to_init.send(&ParentMsg::Placed)?));
     if let Err(e) = placed {
         return Err(init_reason(&from_init).unwrap_or(e));

@@ -3,7 +3,7 @@
 //! something `delete --force` can act on.
 
 use super::parent::{CreateError, CreateOptions, Created};
-use crate::cgroups::{self, Cgroup, CgroupError};
+use crate::cgroups::{self, Cgroup, CgroupError, TaskFiles};
 use crate::namespaces;
 use crate::state::{self, Container, State};
 use oci_spec::runtime::LinuxNamespaceType;
@@ -121,10 +121,24 @@ impl Pending {
     /// the kernel's wait on a v1 cgroup.procs write overlaps that work, and
     /// it runs no code of the container's before this is done.
     /// `in_unified`: clone3 already started it in the cgroup2 directory.
-    pub(super) fn place_init(&self, pid: i32, in_unified: bool) -> Result<(), CreateError> {
+    pub(super) fn place_init(
+        &self,
+        pid: i32,
+        in_unified: bool,
+        v1_joined: bool,
+    ) -> Result<(), CreateError> {
         match &self.cgroup {
-            Some(cgroup) => Ok(cgroup.add_after_clone(pid, in_unified)?),
+            Some(cgroup) => Ok(cgroup.add_after_clone(pid, in_unified, v1_joined)?),
             None => Ok(()),
+        }
+    }
+
+    /// The `tasks` files the init joins its v1 cgroups through
+    /// (`cgroups::TaskFiles`), if it does.
+    pub(super) fn task_files(&self) -> Result<TaskFiles, CreateError> {
+        match &self.cgroup {
+            Some(cgroup) => Ok(TaskFiles::open(cgroup)?),
+            None => Ok(TaskFiles::default()),
         }
     }
 
