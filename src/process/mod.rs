@@ -28,11 +28,13 @@
 //!  own: a user namespace holding each (a
 //!  short-lived child, maps written, ns kept)
 //!  open exec fifo (O_PATH); setns(pid) if joined
+//!  Linux 6.5+: open the v1 cgroups' `tasks`
 //!  clone(CLONE_NEW* | SIGCHLD) ───────────────▶ die with parent (PDEATHSIG)
 //!   (with a joined user namespace, or a new    not dumpable (a non-root caller:
 //!   one and other joins: a helper setns's       only once mapped)
-//!   into them all, user first, then clones
-//!   the init with CLONE_PARENT)
+//!   into them all, user first, then clones     write "0" to each `tasks`: joins the
+//!   the init with CLONE_PARENT; cgroup2:        v1 cgroups without the kernel's
+//!   clone3 CLONE_INTO_CGROUP)                   grace period (cgroups::TaskFiles)
 //!  new user ns: write setgroups (non-root,
 //!  own id only), uid_map, gid_map, directly
 //!  or with newuidmap/newgidmap (through a
@@ -53,10 +55,10 @@
 //!  with the mount's user namespace, else
 //!  the init's (the kernel wants host root)
 //!                      ──── TreesMapped ──────▶
-//!  put the init in its cgroup (the first       config mounts (idmapped trees attached
-//!  v1 cgroup.procs write waits 6-20 ms for      by move_mount; cgroup mounts bind the
-//!  a grace period, which the init's work        cgroups the parent is placing us in; a
-//!  overlaps; see init::prepare_rootfs)          new cgroup namespace: wait for Placed
+//!  put the init in its cgroup where it is not  config mounts (idmapped trees attached
+//!  yet (before 6.5 the first v1 cgroup.procs    by move_mount; cgroup mounts bind the
+//!  write waits 6-20 ms for a grace period,      cgroups the parent is placing us in; a
+//!  which the init's work overlaps)              new cgroup namespace: wait for Placed
 //!                      ───── Placed ──────────▶ first, then unshare), devices (bound from
 //!  record pid + start time (state: creating)    the host in a user namespace)
 //!                                               with hooks: wait for Placed, then
