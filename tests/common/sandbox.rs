@@ -376,14 +376,25 @@ impl Sandbox {
         }
         let reaped = t.reaped && late_init.is_none();
         if let Some(init) = t.init.as_ref().or(late_init.as_ref()) {
-            if !init.wait_exit(TIMEOUT) {
+            let mut exited = init.wait_exit(TIMEOUT);
+            if !exited {
                 problems.push(format!(
                     "init {} of {} survived delete --force",
                     init.pid, t.id
                 ));
                 init.kill(libc::SIGKILL);
+                exited = init.wait_exit(TIMEOUT);
             }
-            if !reaped && sys::is_our_child(init.pid) {
+            // A pid namespace's init cannot finish exiting while a process
+            // of its namespace is a zombie nobody reaps (a detached exec the
+            // test did not adopt before it failed): waitpid would block for
+            // good, so the test fails instead of hanging.
+            if !exited {
+                problems.push(format!(
+                    "init {} of {} cannot finish exiting; left unreaped",
+                    init.pid, t.id
+                ));
+            } else if !reaped && sys::is_our_child(init.pid) {
                 sys::reap(init.pid);
             }
         }
