@@ -1,11 +1,11 @@
 //! keel's command line: parse, dispatch to `cli::*`, print one-line errors.
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::Parser;
 use keel::cli::{self, Cli, Command};
 use keel::{logging, OCI_VERSION};
 
 fn main() {
-    let cli = parse();
+    let cli = Cli::parse();
     if cli.version {
         std::process::exit(print_version());
     }
@@ -33,18 +33,6 @@ fn main() {
         }
     };
     std::process::exit(code);
-}
-
-/// `Cli::parse`, minus freeing clap's command tree: that was a fifth of
-/// the instructions of a short command such as `state`, and exit frees it.
-fn parse() -> Cli {
-    let mut cmd = Cli::command();
-    let parsed = cmd
-        .try_get_matches_from_mut(std::env::args_os())
-        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
-    let cli = parsed.unwrap_or_else(|e| e.format(&mut cmd).exit());
-    std::mem::forget(cmd);
-    cli
 }
 
 /// `--version`. A reader that stops early (`keel --version | head -n 1`) is
