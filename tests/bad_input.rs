@@ -108,6 +108,24 @@ fn a_bind_source_that_is_missing_is_named_with_its_mount() {
 }
 
 #[test]
+fn a_device_over_an_existing_file_is_named_with_its_entry() {
+    // Found by the container init when it makes the node: runtime-spec
+    // wants an error unless the file there is already that device.
+    keel_only!();
+    let mut sb = Sandbox::new("device_over_file");
+    let dev = json!({"path": "/etc/passwd", "type": "c", "major": 1, "minor": 3});
+    sb.bundle.set("/linux/devices", json!([dev]));
+    let id = sb.id.clone();
+    let path = "linux.devices[0]";
+    let out = sb.create_fails_with_config_error(&id, path, &["/etc/passwd"]);
+    let want = format!(
+        "config.json: {path}: \"/etc/passwd\": an existing file does not match the requested \
+         device (type 100000, device 0:0)"
+    );
+    assert_eq!(out.stderr.trim_end(), want, "{out}");
+}
+
+#[test]
 fn unknown_capability() {
     // runc 1.1 only warns ("ignoring unknown or unavailable capabilities").
     keel_only!();

@@ -26,8 +26,8 @@ const DEFAULTS: &[(&str, u32, u32)] = &[
 /// A device node to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
-    /// JSON path of the config entry, or "default device".
-    pub field: String,
+    /// Its index in `linux.devices`; None for a default device.
+    pub index: Option<usize>,
     pub path: PathBuf,
     /// S_IFCHR, S_IFBLK or S_IFIFO.
     pub file_type: u32,
@@ -66,7 +66,7 @@ pub fn nodes(spec: &Spec) -> Result<Vec<Node>, RootfsError> {
         .iter()
         .filter(|(p, _, _)| !configured(Path::new(p)))
         .map(|&(p, major, minor)| Node {
-            field: "default device".into(),
+            index: None,
             path: PathBuf::from(p),
             file_type: libc::S_IFCHR,
             major,
@@ -77,9 +77,8 @@ pub fn nodes(spec: &Spec) -> Result<Vec<Node>, RootfsError> {
         })
         .collect();
     for (i, d) in devices.iter().enumerate() {
-        let field = format!("linux.devices[{i}]");
         let invalid = |msg: &str| RootfsError::Invalid {
-            field: field.clone(),
+            field: format!("linux.devices[{i}]"),
             msg: msg.into(),
         };
         let Some(file_type) = file_type(d.typ()) else {
@@ -92,7 +91,7 @@ pub fn nodes(spec: &Spec) -> Result<Vec<Node>, RootfsError> {
             continue;
         }
         out.push(Node {
-            field,
+            index: Some(i),
             path: d.path().clone(),
             file_type,
             major,
@@ -132,10 +131,16 @@ fn make_nodes(root: &Root, nodes: &[Node], bind: bool) -> Result<(), RootfsError
         } else {
             create(&mut parents, node)
         };
-        made.map_err(|err| RootfsError::Device {
-            field: node.field.clone(),
-            path: node.path.clone(),
-            err,
+        made.map_err(|err| match node.index {
+            Some(index) => RootfsError::Device {
+                index,
+                path: node.path.clone(),
+                err,
+            },
+            None => RootfsError::DefaultDevice {
+                path: node.path.clone(),
+                err,
+            },
         })?;
     }
     Ok(())
@@ -313,7 +318,8 @@ mod tests {
         );
         assert_eq!(n[5].mode, 0o666);
         assert_eq!(n[5].uid, 5);
-        assert_eq!(n[5].field, "linux.devices[0]");
+        assert_eq!(n[5].index, Some(0));
+        assert_eq!(n[0].index, None);
         assert_eq!(n[7].file_type, libc::S_IFIFO);
         assert_eq!(dev_t(&n[7]), 0);
     }

@@ -40,35 +40,38 @@ pub enum RootfsError {
     /// What the caller had to do before the first cgroup mount failed.
     #[error("mounts[{index}]: before mounting cgroups: {msg}")]
     BeforeCgroup { index: usize, msg: String },
-    /// `field` is `linux.devices[N]`, or `default device` for the built-in set.
-    #[error("{field} {path:?}: {err}")]
+    /// An entry of `linux.devices`.
+    #[error("config.json: linux.devices[{index}]: {path:?}: {err}")]
     Device {
-        field: String,
+        index: usize,
         path: PathBuf,
         err: StepError,
     },
+    /// One of the built-in set every container gets: not from the config.
+    #[error("default device {path:?}: {err}")]
+    DefaultDevice { path: PathBuf, err: StepError },
     /// The standard /dev symlinks (/dev/fd, /dev/ptmx, ...).
     #[error("/dev symlinks: {err}")]
     DevLinks { err: StepError },
     #[error("pivot into {rootfs:?}: {err}")]
     Pivot { rootfs: PathBuf, err: StepError },
-    #[error("linux.rootfsPropagation {value:?}: {err}")]
+    #[error("config.json: linux.rootfsPropagation: {value:?}: {err}")]
     RootPropagation { value: String, err: StepError },
     #[error("reopen /dev/null for stdio: {err}")]
     DevNull { err: StepError },
-    #[error("linux.maskedPaths[{index}] {path:?}: {err}")]
+    #[error("config.json: linux.maskedPaths[{index}]: {path:?}: {err}")]
     Masked {
         index: usize,
         path: String,
         err: StepError,
     },
-    #[error("linux.readonlyPaths[{index}] {path:?}: {err}")]
+    #[error("config.json: linux.readonlyPaths[{index}]: {path:?}: {err}")]
     Readonly {
         index: usize,
         path: String,
         err: StepError,
     },
-    #[error("root.readonly: {err}")]
+    #[error("config.json: root.readonly: {err}")]
     ReadonlyRoot { err: StepError },
     /// The record of the rootfs bind in the runtime's mount namespace.
     #[error("the rootfs mount record: {0}")]
@@ -77,11 +80,18 @@ pub enum RootfsError {
 
 impl RootfsError {
     /// Whether the message is a config error, starting `config.json:` and
-    /// the JSON path of the entry.
+    /// the JSON path of the entry. Every step done for an entry counts, as
+    /// for a mount: the entry is what the user has to look at.
     pub fn is_config(&self) -> bool {
         matches!(
             self,
-            RootfsError::Invalid { .. } | RootfsError::Mount { .. }
+            RootfsError::Invalid { .. }
+                | RootfsError::Mount { .. }
+                | RootfsError::Device { .. }
+                | RootfsError::RootPropagation { .. }
+                | RootfsError::Masked { .. }
+                | RootfsError::Readonly { .. }
+                | RootfsError::ReadonlyRoot { .. }
         )
     }
 }
@@ -112,7 +122,61 @@ mod tests {
         };
         assert_eq!(
             e.to_string(),
-            "linux.maskedPaths[2] \"/proc/kcore\": not a directory"
+            "config.json: linux.maskedPaths[2]: \"/proc/kcore\": not a directory"
         );
+        assert!(e.is_config());
+    }
+
+    fn eperm(op: &str) -> StepError {
+        StepError::sys(op, io::Error::from_raw_os_error(libc::EPERM))
+    }
+
+    #[test]
+    fn entry_errors_are_config_errors_and_default_devices_are_not() {
+        let cases = [
+            (
+                RootfsError::Readonly {
+                    index: 1,
+                    path: "/proc/bus".into(),
+                    err: eperm("remount read-only"),
+                },
+                "config.json: linux.readonlyPaths[1]: \"/proc/bus\": remount read-only: ",
+            ),
+            (
+                RootfsError::RootPropagation {
+                    value: "shared".into(),
+                    err: eperm("apply to \"/\""),
+                },
+                "config.json: linux.rootfsPropagation: \"shared\": apply to \"/\": ",
+            ),
+            (
+                RootfsError::ReadonlyRoot {
+                    err: eperm("remount read-only"),
+                },
+                "config.json: root.readonly: remount read-only: ",
+            ),
+            (
+                RootfsError::Device {
+                    index: 0,
+                    path: "/dev/fuse".into(),
+                    err: eperm("mknod"),
+                },
+                "config.json: linux.devices[0]: \"/dev/fuse\": mknod: ",
+            ),
+        ];
+        for (e, head) in cases {
+            let want = format!("{head}Operation not permitted (os error 1)");
+            assert_eq!(e.to_string(), want);
+            assert!(e.is_config(), "{e}");
+        }
+        let e = RootfsError::DefaultDevice {
+            path: "/dev/null".into(),
+            err: eperm("mknod"),
+        };
+        assert_eq!(
+            e.to_string(),
+            "default device \"/dev/null\": mknod: Operation not permitted (os error 1)"
+        );
+        assert!(!e.is_config());
     }
 }
