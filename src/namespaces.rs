@@ -9,15 +9,15 @@ use std::path::{Path, PathBuf};
 pub enum NamespaceError {
     #[error("clone the container's first process: {source}")]
     Clone { source: std::io::Error },
-    #[error("{label}: open {path:?}: {source}")]
+    #[error("{}{label}: open {path:?}: {source}", label.prefix())]
     Open {
-        label: String,
+        label: Origin,
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{label}: join {kind} namespace {path:?}: {source}")]
+    #[error("{}{label}: join {kind} namespace {path:?}: {source}", label.prefix())]
     Join {
-        label: String,
+        label: Origin,
         kind: &'static str,
         path: PathBuf,
         source: nix::Error,
@@ -26,12 +26,54 @@ pub enum NamespaceError {
     MakeNet { source: std::io::Error },
 }
 
+impl NamespaceError {
+    /// Whether the message is a config error: a path of `linux.namespaces`
+    /// that cannot be opened or joined.
+    pub fn is_config(&self) -> bool {
+        match self {
+            NamespaceError::Open { label, .. } | NamespaceError::Join { label, .. } => {
+                matches!(label, Origin::Config(_))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Where a namespace to join came from, to name it in errors.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// `linux.namespaces[N]`: its failures are config errors.
+    Config(usize),
+    /// A running container's namespace for `exec`, or keel's own.
+    Other(String),
+}
+
+impl Origin {
+    /// What a message about it starts with before the name, as config
+    /// errors start with the file.
+    fn prefix(&self) -> &'static str {
+        match self {
+            Origin::Config(_) => "config.json: ",
+            Origin::Other(_) => "",
+        }
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Config(index) => write!(f, "linux.namespaces[{index}]"),
+            Origin::Other(name) => f.write_str(name),
+        }
+    }
+}
+
 /// One namespace to join: already opened, so a path that vanishes later or a
 /// mount over it cannot change which namespace we enter.
 pub struct Join {
     /// Where it came from, for errors: `linux.namespaces[2]`, or the
     /// running container for `exec`.
-    pub label: String,
+    pub label: Origin,
     pub kind: LinuxNamespaceType,
     pub path: PathBuf,
     pub file: File,
@@ -147,7 +189,7 @@ pub fn plan(spec: &Spec) -> Result<Plan, NamespaceError> {
             None if ns.typ() == LinuxNamespaceType::Time => plan.unshare_time = true,
             None => plan.clone_flags |= clone_flag(ns.typ()),
             Some(path) => {
-                let label = format!("linux.namespaces[{index}]");
+                let label = Origin::Config(index);
                 plan.joins.push(open_join(label, ns.typ(), path)?);
             }
         }
@@ -171,7 +213,7 @@ fn net_may_be_apart(plan: &Plan, spec: &Spec) -> bool {
     plan.clone_flags & libc::CLONE_NEWNET != 0 && !plan.user_ns() && !devices
 }
 
-fn open_join(label: String, kind: LinuxNamespaceType, path: &Path) -> Result<Join, NamespaceError> {
+fn open_join(label: Origin, kind: LinuxNamespaceType, path: &Path) -> Result<Join, NamespaceError> {
     let file = File::open(path).map_err(|source| NamespaceError::Open {
         label: label.clone(),
         path: path.to_path_buf(),
@@ -205,7 +247,7 @@ pub fn of_process(pid: i32) -> Result<Vec<Join>, NamespaceError> {
     let mut joins = Vec::new();
     for (kind, file) in ORDER {
         let path = PathBuf::from(format!("/proc/{pid}/ns/{file}"));
-        let label = format!("the container's {} namespace", name(kind));
+        let label = Origin::Other(format!("the container's {} namespace", name(kind)));
         let join = open_join(label, kind, &path)?;
         let theirs = join.file.metadata().map(|m| (m.dev(), m.ino())).ok();
         let ours = std::fs::metadata(format!("/proc/self/ns/{file}"))
@@ -252,7 +294,7 @@ pub fn fork_into_cgroup(
     child: impl FnOnce(),
 ) -> Result<(i32, bool), NamespaceError> {
     let restore = |label: &str, source: std::io::Error| NamespaceError::Open {
-        label: label.to_string(),
+        label: Origin::Other(label.to_string()),
         path: "/proc/self/ns/pid".into(),
         source,
     };
@@ -410,6 +452,27 @@ mod tests {
         let doc = format!(r#"{{"ociVersion": "1.0.2", "linux": {linux}}}"#);
         let spec: oci_spec::runtime::Spec = serde_json::from_str(&doc).unwrap();
         super::plan(&spec).unwrap()
+    }
+
+    #[test]
+    fn a_namespace_of_the_config_is_a_config_error_and_others_are_not() {
+        use super::{NamespaceError, Origin};
+        let join = |label| NamespaceError::Join {
+            label,
+            kind: "uts",
+            path: "/x".into(),
+            source: nix::Error::EINVAL,
+        };
+        let tail = "join uts namespace \"/x\": EINVAL: Invalid argument";
+        let config = join(Origin::Config(3));
+        assert_eq!(
+            config.to_string(),
+            format!("config.json: linux.namespaces[3]: {tail}")
+        );
+        assert!(config.is_config());
+        let own = join(Origin::Other("keel's own uts namespace".into()));
+        assert_eq!(own.to_string(), format!("keel's own uts namespace: {tail}"));
+        assert!(!own.is_config());
     }
 
     #[test]

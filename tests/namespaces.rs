@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::Sandbox;
+use common::{is_keel, Sandbox};
 use serde_json::json;
 use std::fs;
 
@@ -117,7 +117,13 @@ fn a_namespace_path_that_does_not_exist_fails_create() {
     sb.bundle.args(&["true"]);
     let id = sb.id.clone();
     let entry = format!("linux.namespaces[{index}]");
-    sb.create_fails_cleanly(&id, &[&entry, &missing]);
+    let out = sb.create_fails_with_config_error(&id, &entry, &[&missing]);
+    if is_keel() {
+        let want = format!(
+            "config.json: {entry}: open {missing:?}: No such file or directory (os error 2)"
+        );
+        assert_eq!(out.stderr.trim_end(), want, "{out}");
+    }
 }
 
 #[test]
@@ -130,5 +136,10 @@ fn a_namespace_path_of_another_kind_fails_create() {
     sb.bundle.remove("/hostname").args(&["true"]);
     let id = sb.id.clone();
     let entry = format!("linux.namespaces[{index}]");
-    sb.create_fails_cleanly(&id, &[&entry, &net]);
+    let out = sb.create_fails_with_config_error(&id, &entry, &[&net]);
+    if is_keel() {
+        let want =
+            format!("config.json: {entry}: join uts namespace {net:?}: EINVAL: Invalid argument");
+        assert_eq!(out.stderr.trim_end(), want, "{out}");
+    }
 }

@@ -123,6 +123,7 @@ fn report(e: &InitError) -> String {
     let config = match e {
         InitError::Exec(_) => true,
         InitError::Rootfs(e) => e.is_config(),
+        InitError::Namespace(e) => e.is_config(),
         _ => false,
     };
     if config {

@@ -44,7 +44,7 @@ pub fn check_joined(
             return Err(UsernsError::Mismatch {
                 field: ids.field(),
                 given: describe(&want),
-                label: join.label.clone(),
+                label: join.label.to_string(),
                 path: join.path.clone(),
                 real: describe(&real),
             });
