@@ -5,7 +5,7 @@
 mod common;
 
 use common::veth::{ip, Veth};
-use common::Sandbox;
+use common::{is_keel, Sandbox};
 use serde_json::json;
 
 /// Whether link `name` on the host is administratively up.
@@ -181,5 +181,12 @@ fn a_missing_net_device_fails_create_naming_it() {
     sb.bundle
         .set("/linux/netDevices", json!({"kt-nosuch0": {}}));
     let id = sb.id.clone();
-    sb.create_fails_cleanly(&id, &["linux.netDevices.kt-nosuch0"]);
+    let field = "linux.netDevices.kt-nosuch0";
+    let out = sb.create_fails_with_config_error(&id, field, &["no such interface on the host"]);
+    if is_keel() {
+        let want = format!(
+            "config.json: {field}: no such interface on the host: No such device (os error 19)"
+        );
+        assert_eq!(out.stderr.trim_end(), want, "{out}");
+    }
 }

@@ -18,11 +18,20 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 
 #[derive(Debug, thiserror::Error)]
-#[error("linux.netDevices{device}: {what}: {source}")]
-pub struct NetDevError {
-    device: String,
-    what: String,
-    source: std::io::Error,
+pub enum NetDevError {
+    /// The entry names an interface the host does not have: the config's
+    /// fault, said as a config error.
+    #[error("config.json: linux.netDevices.{device}: no such interface on the host: {source}")]
+    Missing {
+        device: String,
+        source: std::io::Error,
+    },
+    #[error("linux.netDevices{device}: {what}: {source}")]
+    Step {
+        device: String,
+        what: String,
+        source: std::io::Error,
+    },
 }
 
 /// IFNAMSIZ less its NUL.
@@ -115,7 +124,7 @@ fn error(device: &str, what: &str) -> impl FnOnce(std::io::Error) -> NetDevError
         name => format!(".{name}"),
     };
     let what = what.to_string();
-    move |source| NetDevError {
+    move |source| NetDevError::Step {
         device,
         what,
         source,
@@ -157,9 +166,14 @@ impl Moved {
     /// set it up.
     fn move_in(&mut self, s: &mut Sockets, name: &str, new_name: &str) -> Result<(), NetDevError> {
         let Sockets { host, inside } = s;
-        let link = host
-            .link(0, Some(name))
-            .map_err(error(name, "find the interface on the host"))?;
+        let link = host.link(0, Some(name)).map_err(|source| {
+            if source.raw_os_error() == Some(libc::ENODEV) {
+                let device = name.to_string();
+                NetDevError::Missing { device, source }
+            } else {
+                error(name, "find the interface on the host")(source)
+            }
+        })?;
         let index = link.index;
         let addrs = host
             .addresses(index)
