@@ -13,9 +13,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::error::StepError;
-use super::mounts::{self, Entry, Env, Kind};
+use super::mounts::{self, Entry, Env, Kind, Source};
 use super::options::MountOptions;
-use super::resolve::Root;
+use super::resolve::{self, Root};
 use super::{bind, mountinfo, sys};
 
 const DEFAULT_FLAGS: libc::c_ulong = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
@@ -158,7 +158,12 @@ struct Point<'a> {
 }
 
 impl<'a> Point<'a> {
-    fn make(root: &Root, dest: &Path, fresh: Option<BorrowedFd<'a>>) -> Result<Self, StepError> {
+    fn make(
+        root: &Root,
+        dest: &Path,
+        fstype: &str,
+        fresh: Option<BorrowedFd<'a>>,
+    ) -> Result<Self, StepError> {
         let Some(dir) = fresh else {
             let e = Entry {
                 dest: dest.to_path_buf(),
@@ -167,18 +172,16 @@ impl<'a> Point<'a> {
                 opts: MountOptions::default(),
             };
             let fd = mounts::mount_point(root, &e, Kind::Bind, false)?.fd;
+            // Where the image decides what the path leads to, runc's rule
+            // holds as for every mount: nothing but procfs on /proc. (The
+            // fresh tmpfs's own destination was checked when it was made.)
+            let real = root.container_path(fd.as_fd())?;
+            mounts::check_destination(&real, Source::Fs(fstype))?;
             return Ok(Point { fd, fresh: None });
         };
         let name = dest.file_name().unwrap_or_default();
         let cname = sys::cstring(name).map_err(StepError::op(format!("name {name:?}")))?;
-        match sys::mkdirat(dir, &cname, 0o755) {
-            Err(err) if !sys::is_errno(&err, libc::EEXIST) => {
-                return Err(StepError::sys(format!("mkdir {dest:?}"), err))
-            }
-            _ => {}
-        }
-        let fd = sys::open_entry(dir, &cname)
-            .map_err(StepError::op(format!("open new directory {dest:?}")))?;
+        let fd = resolve::mkdir_open(dir, &cname, dest)?;
         Ok(Point {
             fd,
             fresh: Some((dir, cname)),
@@ -206,7 +209,7 @@ fn mount_one(
     dest: PathBuf,
     fresh: Option<BorrowedFd<'_>>,
 ) -> Result<(), StepError> {
-    let point = Point::make(root, &dest, fresh)?;
+    let point = Point::make(root, &dest, h.fstype, fresh)?;
     if env.cgroupns {
         let flags = DEFAULT_FLAGS | (e.opts.flags & libc::MS_RDONLY);
         let data = (h.fstype == "cgroup").then_some(h.controllers.as_str());

@@ -2,7 +2,8 @@
 //! that symlinks (absolute or `..`-laden) in the image are interpreted
 //! relative to the rootfs and can never lead a mount out of it.
 
-use std::ffi::{CString, OsString};
+use std::ffi::{CStr, CString, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
@@ -44,6 +45,23 @@ fn relative(components: &[OsString]) -> PathBuf {
     } else {
         components.iter().collect()
     }
+}
+
+/// Make directory `name` in `dir` (an existing one will do) and open it
+/// without following anything: whatever now sits at the name must be the
+/// directory itself, not a planted symlink. `shown` names it in errors.
+pub fn mkdir_open(dir: BorrowedFd<'_>, name: &CStr, shown: &Path) -> Result<OwnedFd, StepError> {
+    match sys::mkdirat(dir, name, 0o755) {
+        Err(e) if !sys::is_errno(&e, libc::EEXIST) => {
+            return Err(StepError::sys(format!("mkdir {shown:?}"), e))
+        }
+        _ => {}
+    }
+    let flags = libc::O_PATH | libc::O_DIRECTORY;
+    let scoped = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS;
+    let path = Path::new(std::ffi::OsStr::from_bytes(name.to_bytes()));
+    sys::openat2(dir, path, flags, 0, scoped)
+        .map_err(StepError::op(format!("open new directory {shown:?}")))
 }
 
 /// An O_PATH handle on a root directory plus its path as seen by us.
@@ -109,19 +127,9 @@ impl Root {
             }
         };
         for (i, name) in comps.iter().enumerate().skip(start) {
-            let shown = || format!("{:?}", clean(&relative(&comps[..=i])));
-            let cname = sys::cstring(name).map_err(StepError::op(format!("mkdir {}", shown())))?;
-            match sys::mkdirat(dir.as_fd(), &cname, 0o755) {
-                Err(e) if !sys::is_errno(&e, libc::EEXIST) => {
-                    return Err(StepError::sys(format!("mkdir {}", shown()), e))
-                }
-                _ => {}
-            }
-            // Re-open without following anything: whatever now sits at the
-            // name must be the directory itself, not a planted symlink.
-            let scoped = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS;
-            dir = sys::openat2(dir.as_fd(), Path::new(name), dir_flags, 0, scoped)
-                .map_err(StepError::op(format!("open new directory {}", shown())))?;
+            let shown = clean(&relative(&comps[..=i]));
+            let cname = sys::cstring(name).map_err(StepError::op(format!("mkdir {shown:?}")))?;
+            dir = mkdir_open(dir.as_fd(), &cname, &shown)?;
         }
         Ok(dir)
     }

@@ -37,6 +37,25 @@ fn cgroup_mount(bundle: &mut Bundle) {
     );
 }
 
+#[test]
+fn a_cgroup_mount_that_a_link_leads_into_proc_is_refused() {
+    // runc's rule holds for every mount: nothing but procfs on /proc. The
+    // image decides where /cg-link leads; on a pure cgroup2 host the
+    // cgroup2 filesystem goes straight there, elsewhere a tmpfs does.
+    keel_only!();
+    let mut sb = Sandbox::new("cg_mount_proc");
+    std::os::unix::fs::symlink("/proc/sys", sb.bundle.rootfs().join("cg-link")).unwrap();
+    sb.bundle.push(
+        "/mounts",
+        json!({"destination": "/cg-link", "type": "cgroup", "source": "cgroup",
+               "options": ["ro"]}),
+    );
+    let index = sb.bundle.config["mounts"].as_array().unwrap().len() - 1;
+    let id = sb.id.clone();
+    let field = format!("mounts[{index}]");
+    sb.create_fails_with_config_error(&id, &field, &["\"/proc/sys\"", "inside /proc"]);
+}
+
 /// Give the container its own cgroup namespace and the cgroup mount.
 fn own_cgroup_view(bundle: &mut Bundle) {
     // `spec` already gives one on a pure v2 host, as runc's does.
