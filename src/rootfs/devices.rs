@@ -127,7 +127,7 @@ fn make_nodes(root: &Root, nodes: &[Node], bind: bool) -> Result<(), RootfsError
     let mut parents = Parents { root, last: None };
     for node in nodes {
         let made = if bind && node.file_type != libc::S_IFIFO {
-            bind_host(root, node)
+            bind_host(&mut parents, node)
         } else {
             create(&mut parents, node)
         };
@@ -232,7 +232,7 @@ fn create(parents: &mut Parents, node: &Node) -> Result<(), StepError> {
 
 /// Bind the host's node at the same path over an empty file in the
 /// rootfs, after checking that the host's node is the requested device.
-fn bind_host(root: &Root, node: &Node) -> Result<(), StepError> {
+fn bind_host(parents: &mut Parents, node: &Node) -> Result<(), StepError> {
     let host = sys::open(&node.path, libc::O_PATH | libc::O_NOFOLLOW)
         .map_err(StepError::op(format!("open host device {:?}", node.path)))?;
     let st = sys::fstat(host.as_fd()).map_err(StepError::op("stat host device"))?;
@@ -243,7 +243,8 @@ fn bind_host(root: &Root, node: &Node) -> Result<(), StepError> {
             describe(&st)
         )));
     }
-    let target = root.create_file(&node.path)?;
+    let (dir, name) = parents.of(&node.path)?;
+    let target = resolve::create_file_in(dir, &name, &node.path)?;
     let (src, dst) = (sys::fd_path(host.as_fd()), sys::fd_path(target.as_fd()));
     sys::mount(Some(&src), &dst, None, libc::MS_BIND, None)
         .map_err(StepError::op(format!("bind the host's {:?}", node.path)))

@@ -254,10 +254,8 @@ pub fn mount_fs(root: &Root, env: &Env, e: &Entry<'_>) -> Result<(), StepError> 
 
 /// `mount_fs`, and a handle on the new mount's root.
 pub fn mount_fs_top(root: &Root, env: &Env, e: &Entry<'_>) -> Result<OwnedFd, StepError> {
-    match mount_fs_inner(root, env, e, true)? {
-        Some(top) => Ok(top),
-        None => Err(StepError::Refused("no handle on the new mount".into())),
-    }
+    let top = mount_fs_inner(root, env, e, true)?;
+    Ok(top.expect("asked for, the new mount is always reopened"))
 }
 
 /// Whether what follows the mount itself needs a handle on the new mount

@@ -64,6 +64,17 @@ pub fn mkdir_open(dir: BorrowedFd<'_>, name: &CStr, shown: &Path) -> Result<Owne
         .map_err(StepError::op(format!("open new directory {shown:?}")))
 }
 
+/// Create `name` in `dir` as an empty file (an existing one will do) and
+/// open it, refusing a symlink there. `shown` names it in errors.
+pub fn create_file_in(dir: BorrowedFd<'_>, name: &CStr, shown: &Path) -> Result<OwnedFd, StepError> {
+    let op = || format!("create file {:?}", clean(shown));
+    match sys::create_file_at(dir, name, 0o644) {
+        Err(e) if !sys::is_errno(&e, libc::EEXIST) => return Err(StepError::sys(op(), e)),
+        _ => {}
+    }
+    sys::open_entry(dir, name).map_err(StepError::op(op()))
+}
+
 /// An O_PATH handle on a root directory plus its path as seen by us.
 pub struct Root {
     fd: OwnedFd,
@@ -152,12 +163,7 @@ impl Root {
     /// Create `dest` as a new empty file (parents as directories).
     pub fn create_file(&self, dest: &Path) -> Result<OwnedFd, StepError> {
         let (dir, name) = self.parent_dir(dest)?;
-        let op = || format!("create file {:?}", clean(dest));
-        match sys::create_file_at(dir.as_fd(), &name, 0o644) {
-            Err(e) if !sys::is_errno(&e, libc::EEXIST) => return Err(StepError::sys(op(), e)),
-            _ => {}
-        }
-        sys::open_entry(dir.as_fd(), &name).map_err(StepError::op(op()))
+        create_file_in(dir.as_fd(), &name, dest)
     }
 
     /// Resolve `dest`, creating it (as a file or directory) if missing.
