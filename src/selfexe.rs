@@ -110,8 +110,7 @@ fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
 
 fn cap_bounding(pid: i32) -> Option<u64> {
     let status = crate::procfs::read::text(format!("/proc/{pid}/status")).ok()?;
-    let hex = status.lines().find_map(|l| l.strip_prefix("CapBnd:"))?;
-    u64::from_str_radix(hex.trim(), 16).ok()
+    crate::procfs::status_mask(&status, "CapBnd:")
 }
 
 /// Make sure this keel runs from a read-only binding of its binary:

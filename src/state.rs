@@ -285,7 +285,7 @@ fn number_after(text: &str, key: &str) -> Option<u64> {
 /// No fsync: the state describes processes that do not survive a reboot
 /// (and /run is usually a tmpfs), while a crash of keel itself loses
 /// nothing the page cache holds. On a disk-backed /run each fsync cost
-/// create 2-5 ms, and create writes the state three times.
+/// create 2-5 ms, and create writes the state twice.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StateError> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));

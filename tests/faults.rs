@@ -112,6 +112,11 @@ fn killed_after_making_the_cgroup_before_the_init_exists() {
     );
     kill_runtime(create);
     assert!(!sb.state_dir(&id).join("state.json").exists());
+    let out = sb.rt.fails(&["delete", &id]);
+    assert!(
+        out.stderr.contains("its create did not finish"),
+        "delete without --force: {out}"
+    );
     sb.rt.ok(&["delete", "--force", &id]);
     assert_container_gone(&sb, &id, None);
 }

@@ -17,6 +17,13 @@ pub fn run(cli: &super::Cli, args: &super::DeleteArgs) -> anyhow::Result<()> {
         Err(StateError::NotFound(_) | StateError::Corrupt { .. }) if args.force => {
             crate::lifecycle::destroy_damaged(c, &args.id)?
         }
+        // The directory is there and we hold its lock, so no create is
+        // still working on it: it was killed before it wrote the state.
+        Err(StateError::NotFound(_)) => anyhow::bail!(
+            "container {}: its create did not finish (no state.json); delete --force removes \
+             what it left",
+            args.id
+        ),
         Err(e) => return Err(e.into()),
     }
     Ok(())
