@@ -14,7 +14,7 @@ pub enum CapError {
         set: &'static str,
         source: caps::errors::CapsError,
     },
-    #[error("process.capabilities.{set}: {cap} is not in the permitted set")]
+    #[error("process.capabilities.{set}: {cap} is not in process.capabilities.permitted")]
     NotPermitted { set: &'static str, cap: Capability },
     #[error("process.capabilities: capset: {source}")]
     Set { source: std::io::Error },
@@ -60,6 +60,28 @@ pub fn grantable(in_user_ns: bool) -> CapsHashSet {
             .filter(|c| mask & c.bitmask() != 0)
             .collect(),
         None => caps::read(None, CapSet::Bounding).unwrap_or_else(|_| caps::all()),
+    }
+}
+
+/// `grantable` for a process whose process.capabilities are `caps`:
+/// nothing to read without them (the sets are then left as they are).
+pub fn grantable_for(caps: Option<&LinuxCapabilities>, in_user_ns: bool) -> CapsHashSet {
+    caps.map_or_else(CapsHashSet::new, |_| grantable(in_user_ns))
+}
+
+/// What the kernel would refuse of `spec` at capset: an effective
+/// capability outside the permitted set. Checked by the parent before it
+/// makes the process, so the error names the field instead of a capset
+/// failure in the child.
+pub fn check(spec: &LinuxCapabilities, grantable: &CapsHashSet) -> Result<(), CapError> {
+    let permitted = convert("permitted", spec.permitted(), grantable)?;
+    let effective = convert("effective", spec.effective(), grantable)?;
+    match effective.iter().find(|c| !permitted.contains(c)) {
+        Some(cap) => Err(CapError::NotPermitted {
+            set: "effective",
+            cap: *cap,
+        }),
+        None => Ok(()),
     }
 }
 
@@ -112,12 +134,8 @@ pub fn apply(spec: &LinuxCapabilities, grantable: &CapsHashSet) -> Result<(), Ca
     let effective = convert("effective", spec.effective(), grantable)?;
     let inheritable = convert("inheritable", spec.inheritable(), grantable)?;
     let ambient = convert("ambient", spec.ambient(), grantable)?;
-    if let Some(cap) = effective.iter().find(|c| !permitted.contains(c)) {
-        return Err(CapError::NotPermitted {
-            set: "effective",
-            cap: *cap,
-        });
-    }
+    // `check` refused an effective set outside the permitted one before
+    // the fork; the kernel's EPERM stays the backstop.
     crate::syscall::capset(mask(&effective), mask(&permitted), mask(&inheritable))
         .map_err(|source| CapError::Set { source })?;
     let apply_err = |source| CapError::Apply {

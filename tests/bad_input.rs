@@ -265,3 +265,15 @@ fn memory_use_hierarchy_off() {
             .set("/linux/resources/memory", json!({"useHierarchy": false}));
     });
 }
+
+#[test]
+fn an_effective_capability_outside_the_permitted_set() {
+    // The kernel's capset refuses it; keel refuses it before the init
+    // exists, naming the field.
+    let path = "process.capabilities.effective";
+    rejected("bad_effective", path, &["CAP_KILL", "permitted"], |sb| {
+        sb.bundle
+            .set("/process/capabilities/effective", json!(["CAP_KILL"]))
+            .set("/process/capabilities/permitted", json!(["CAP_CHOWN"]));
+    });
+}

@@ -34,19 +34,25 @@ fn check_idmap_caller(spec: &oci_spec::runtime::Spec) -> Result<(), CreateError>
 /// capability that cannot be granted is logged as a warning, not an error;
 /// the init leaves it out. In a user namespace the init holds the full set
 /// there, so only the host's limits matter outside one.
-pub(super) fn grantable(spec: &oci_spec::runtime::Spec, plan: &namespaces::Plan) -> CapsHashSet {
+/// What the kernel would refuse of the sets is refused here, before the
+/// init exists.
+pub(super) fn grantable(
+    spec: &oci_spec::runtime::Spec,
+    plan: &namespaces::Plan,
+) -> Result<CapsHashSet, CreateError> {
     let caps = spec
         .process()
         .as_ref()
         .and_then(|p| p.capabilities().as_ref());
+    let grantable = capabilities::grantable_for(caps, plan.user_ns());
     let Some(caps) = caps else {
-        return CapsHashSet::new();
+        return Ok(grantable);
     };
-    let grantable = capabilities::grantable(plan.user_ns());
     if !plan.user_ns() {
         warn_ungrantable(caps, &grantable);
     }
-    grantable
+    capabilities::check(caps, &grantable).map_err(CreateError::Capabilities)?;
+    Ok(grantable)
 }
 
 fn warn_ungrantable(caps: &LinuxCapabilities, grantable: &CapsHashSet) {

@@ -84,6 +84,8 @@ pub enum JoinError {
     Listener(std::io::Error),
     #[error("exec: open the container's root {0}: {1}")]
     Root(String, std::io::Error),
+    #[error(transparent)]
+    Capabilities(#[from] crate::capabilities::CapError),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -129,12 +131,12 @@ pub fn spawn(opts: &ExecOptions) -> Result<i32, JoinError> {
     let go_tx_fd = go_tx.raw_fd();
     let cgroup_fd = opts.cgroup.and_then(Cgroup::unified_fd);
     let cgroup = cgroup_fd.as_ref().map(std::os::fd::AsFd::as_fd);
-    let grantable = match opts.process.capabilities() {
-        Some(_) => {
-            crate::capabilities::grantable(joins.iter().any(|j| j.kind == LinuxNamespaceType::User))
-        }
-        None => Default::default(),
-    };
+    let caps = opts.process.capabilities().as_ref();
+    let in_user_ns = joins.iter().any(|j| j.kind == LinuxNamespaceType::User);
+    let grantable = crate::capabilities::grantable_for(caps, in_user_ns);
+    if let Some(caps) = caps {
+        crate::capabilities::check(caps, &grantable)?;
+    }
     let tasks = match opts.cgroup {
         Some(cgroup) => TaskFiles::open(cgroup)?,
         None => TaskFiles::default(),

@@ -45,6 +45,8 @@ pub struct Created {
 pub enum CreateError {
     #[error(transparent)]
     State(#[from] StateError),
+    #[error("config.json: {0}")]
+    Capabilities(crate::capabilities::CapError),
     #[error(transparent)]
     Namespace(#[from] NamespaceError),
     #[error(transparent)]
@@ -118,7 +120,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CreateError> {
     let mut pending = Pending::claim(opts)?;
     let plan = namespaces::plan(&opts.bundle.spec)?;
     let net = namespaces::NetNs::start(plan.net_apart)?;
-    let grantable = checks::grantable(&opts.bundle.spec, &plan);
+    let grantable = checks::grantable(&opts.bundle.spec, &plan)?;
     let filter = compile_seccomp(opts)?;
     let mut st = pending::initial_state(opts);
     pending.make_cgroup(&mut st, opts)?;
