@@ -112,12 +112,7 @@ struct NetNs(String);
 impl NetNs {
     fn new(tag: &str) -> NetNs {
         let name = format!("kt{tag}{}", std::process::id());
-        let ok = std::process::Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .expect("run ip netns add")
-            .success();
-        assert!(ok, "ip netns add {name}");
+        ip(&["netns", "add", &name]);
         NetNs(name)
     }
 

@@ -3,9 +3,9 @@
 //! relative to the rootfs and can never lead a mount out of it.
 
 use std::ffi::{CStr, CString, OsString};
-use std::os::unix::ffi::OsStrExt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use super::error::StepError;
@@ -66,7 +66,11 @@ pub fn mkdir_open(dir: BorrowedFd<'_>, name: &CStr, shown: &Path) -> Result<Owne
 
 /// Create `name` in `dir` as an empty file (an existing one will do) and
 /// open it, refusing a symlink there. `shown` names it in errors.
-pub fn create_file_in(dir: BorrowedFd<'_>, name: &CStr, shown: &Path) -> Result<OwnedFd, StepError> {
+pub fn create_file_in(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    shown: &Path,
+) -> Result<OwnedFd, StepError> {
     let op = || format!("create file {:?}", clean(shown));
     match sys::create_file_at(dir, name, 0o644) {
         Err(e) if !sys::is_errno(&e, libc::EEXIST) => return Err(StepError::sys(op(), e)),

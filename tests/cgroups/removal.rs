@@ -40,11 +40,16 @@ fn delete_ends_processes_that_outlive_the_init() {
 
 #[test]
 fn a_create_failing_on_a_resource_leaves_no_cgroup() {
+    // Valid JSON and a well-formed CPU list, but CPUs this machine cannot
+    // have: only the kernel's write refuses it, and create must undo the
+    // cgroup directories it made for it ("99" would be a CPU on a large
+    // enough machine).
     let mut sb = Sandbox::new("cg_bad_cpuset");
-    sb.bundle.set("/linux/resources/cpu/cpus", json!("99"));
+    sb.bundle.set("/linux/resources/cpu/cpus", json!("0-1023"));
     let id = sb.id.clone();
     // Nothing left includes the cgroup.
-    sb.create_fails_with_config_error(&id, "linux.resources.cpu.cpus", &["99"]);
+    let what = ["0-1023", "cpuset.cpus"];
+    sb.create_fails_with_config_error(&id, "linux.resources.cpu.cpus", &what);
 }
 
 #[test]

@@ -1,8 +1,6 @@
 //! Cgroups a test has the runtime make outside the per-container
 //! /keel-test/ID that the sandbox removes itself.
 
-use std::fs;
-
 /// Cgroup paths (absolute, as `linux.cgroupsPath` gives them) removed on
 /// drop, in the order added, wherever still there and empty: add a
 /// container's directory before its parent. Declared before the sandbox,
@@ -27,9 +25,7 @@ impl ExtraCgroups {
 impl Drop for ExtraCgroups {
     fn drop(&mut self) {
         for path in &self.0 {
-            for dir in super::sandbox::cgroup_dirs(path.trim_start_matches('/')) {
-                let _ = fs::remove_dir(dir);
-            }
+            super::sandbox::remove_cgroup(path.trim_start_matches('/'));
         }
     }
 }

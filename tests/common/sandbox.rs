@@ -423,7 +423,7 @@ fn init_from_state(out: &Output) -> Option<PidFd> {
 /// Remove cgroup directory `rel` (relative to each hierarchy's root) in
 /// every mounted hierarchy. Only empty directories go (rmdir), and the
 /// machine's own `memory/process_api` is never touched.
-fn remove_cgroup(rel: &str) {
+pub(crate) fn remove_cgroup(rel: &str) {
     assert!(!rel.contains("process_api") && rel.starts_with("keel"));
     for path in cgroup_dirs(rel) {
         let _ = fs::remove_dir(&path);
